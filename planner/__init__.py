@@ -1,0 +1,47 @@
+"""planner: allocate acquisition and retention budgets to maximise discounted customer value.
+
+>>> import planner
+>>> callable(planner.optimize)
+True
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from planner.errors import (
+    Issue,
+    OutputError,
+    PlannerError,
+    ScenarioError,
+    SolverError,
+    WorkbookError,
+)
+from planner.optimize import optimize
+from planner.plan import Plan
+from planner.scenario import (
+    Channel,
+    ConstraintRow,
+    Curve,
+    CurvePoint,
+    Override,
+    Period,
+    Scenario,
+    SeasonalityRow,
+    Segment,
+    Settings,
+)
+from planner.whatif import apply_scenario, compare, frontier
+from planner.workbook import read_scenario, write_plan, write_scenario
+
+try:
+    __version__ = version("planner")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Channel", "ConstraintRow", "Curve", "CurvePoint", "Issue", "OutputError", "Override",
+    "Period", "Plan", "PlannerError", "Scenario", "ScenarioError", "SeasonalityRow", "Segment",
+    "Settings", "SolverError", "WorkbookError", "__version__", "apply_scenario", "compare",
+    "frontier", "optimize", "read_scenario", "write_plan", "write_scenario",
+]
