@@ -1,5 +1,312 @@
-"""Placeholder: the optimiser is being written (core issue)."""
+"""Find the plan: chord bands → LP → solve → refine → evaluate on the real curves."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+
+from planner import certify
+from planner.curves import Bands, chord_bands, densify
+from planner.evaluate import assemble
+from planner.index import ACQ, RET, Index
+from planner.infeasible import explain_infeasible
+from planner.model import Model, build_model, build_rows
+from planner.plan import Plan
+from planner.rows import Float
+from planner.scenario import Scenario
+from planner.solve import HighsSession, Solution, solve
+
+#: refinement stops once no cell-period's spend moves more than this share of the budget
+REFINE_TOL = 1e-3
+MAX_REFINE_ROUNDS = 8
 
 
-def optimize(scenario, **kwargs):  # pragma: no cover - replaced by the core issue
-    raise NotImplementedError
+def optimize(scenario: Scenario, *, solver: str | None = None, time_limit: float | None = None) -> Plan:
+    """Optimise a scenario and return the plan, evaluated on the real response curves.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario (from :func:`planner.read_scenario` or built in code).
+    solver : {'auto', 'highs', 'cbc'}, optional
+        Overrides the scenario's ``solver`` setting.  ``auto`` uses the exact greedy fill
+        when only the total budget can bind, HiGHS otherwise, and CBC if HiGHS fails.
+    time_limit : float, optional
+        Seconds per solve; overrides ``time_limit_s``.
+
+    Returns
+    -------
+    Plan
+        ``plan.status`` is ``optimal``, ``feasible`` (time limit, checked feasible),
+        ``infeasible`` (``plan.conflicts`` says what to move), ``time_limit`` or ``error``.
+
+    Examples
+    --------
+    >>> from planner.scenario import Scenario, Settings, Segment, Channel, Curve
+    >>> s = Scenario(settings=Settings(total_budget=100_000, periods_per_year=1, currency="ZAR"),
+    ...     segments=[Segment(segment="Base", customers=5000, margin_per_period=10_000, retention_rate=0)],
+    ...     channels=[Channel(channel="Email")],
+    ...     curves=[Curve(segment="Base", channel="Email", program="acquisition", curve="linear", a=500, b=200)])
+    >>> plan = optimize(s)
+    >>> round(plan.summary["new_customers"]), round(plan.summary["blended_cac"]), round(plan.summary["roi"])
+    (500, 200, 50)
+    """
+    return Optimizer(scenario, solver=solver, time_limit=time_limit).run()
+
+
+class Optimizer:
+    """Builds the model once and re-solves it, e.g. for a budget frontier.
+
+    ``max_budget`` widens the chord domain so later runs with a larger budget stay exact.
+    """
+
+    def __init__(self, scenario: Scenario, *, solver: str | None = None,
+                 time_limit: float | None = None, max_budget: float | None = None):
+        self.scenario = scenario
+        st = scenario.settings
+        self.solver = (solver or st.solver).lower()
+        self.time_limit = float(time_limit or st.time_limit_s)
+        t0 = time.perf_counter()
+        if max_budget is not None and max_budget > st.total_budget:
+            wide = scenario.model_copy(update={"settings": st.model_copy(update={"total_budget": max_budget})})
+            cap = Index.build(wide).spend_cap()
+        else:
+            cap = None
+        self.ix = Index.build(scenario)
+        self.cap = self.ix.spend_cap() if cap is None else cap
+        self.bands: Bands = chord_bands(self.ix.curves, self.cap, st.pwl_tolerance)
+        self.rows, self.n_aux = build_rows(self.ix)
+        self.build_seconds = time.perf_counter() - t0
+        self._session: HighsSession | None = None
+        self._model: Model | None = None
+
+    # -----------------------------------------------------------------------------------
+    def run(self, total_budget: float | None = None) -> Plan:
+        """Solve (for ``total_budget`` if given, re-using the refined model) and evaluate."""
+        started = datetime.now(UTC)
+        ix, st = self.ix, self.scenario.settings
+        budget = st.total_budget if total_budget is None else float(total_budget)
+        if total_budget is not None and self._model is not None:
+            return self._rerun(budget, started)
+        model, sol, rounds, solve_s = self._solve_refined(budget)
+        info = self._info(sol, started, solve_s, rounds, model)
+        if sol.x is None:
+            return self._failed(model, sol, info)
+        self._model = model
+        return self._evaluate(model, sol, info)
+
+    # -----------------------------------------------------------------------------------
+    def _solve_once(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
+        t0 = time.perf_counter()
+        model = build_model(self.ix, bands, self.rows, self.n_aux)
+        self.build_seconds += time.perf_counter() - t0
+        self._set_budget(model, budget)
+        if self.solver == "auto" and greedy_exact(model):
+            return model, solve_greedy(model)
+        which = "cbc" if self.solver == "cbc" else "highs"
+        if which == "highs":
+            self._session = HighsSession(model.lp)
+            sol = self._session.solve(self.time_limit)
+            sol = _check(model, sol, self.time_limit)
+        else:
+            sol = solve(model.lp, "cbc", self.time_limit)
+        if self.solver == "auto" and sol.status == "error":
+            sol = solve(model.lp, "cbc", self.time_limit)
+        return model, sol
+
+    def _set_budget(self, model: Model, budget: float) -> None:
+        lp = model.lp
+        lp.row_upper[0] = budget
+        if self.scenario.settings.spend_full_budget:
+            lp.row_lower[0] = budget
+
+    def _solve_refined(self, budget: float) -> tuple[Model, Solution, int, float]:
+        bands = self.bands
+        model, sol = self._solve_once(bands, budget)
+        solve_s = sol.seconds
+        rounds = 0
+        if sol.x is None or model.lp.is_mip:
+            return model, sol, rounds, solve_s
+        spend = model.spend(sol.x)
+        step = REFINE_TOL * max(budget, 1e-9)
+        while rounds < MAX_REFINE_ROUNDS:
+            rounds += 1
+            ix = self.ix
+            kt = np.flatnonzero(spend > 1e-9 * max(1.0, budget))
+            if not len(kt):
+                break
+            bands = densify(ix.curves, bands, ix.kt_cell[kt], spend[kt])
+            new_model, new_sol = self._solve_once(bands, budget)
+            solve_s += new_sol.seconds
+            if new_sol.x is None:
+                break
+            new_spend = new_model.spend(new_sol.x)
+            moved = np.abs(new_spend - spend).max(initial=0.0)
+            model, sol, spend = new_model, new_sol, new_spend
+            if moved <= step:
+                break
+        self.bands = bands
+        return model, sol, rounds, solve_s
+
+    def _rerun(self, budget: float, started: datetime) -> Plan:
+        model = self._model
+        assert model is not None
+        self._set_budget(model, budget)
+        if self.solver == "auto" and greedy_exact(model):
+            sol = solve_greedy(model)
+        elif self._session is not None:
+            self._session.set_row_bounds(0, model.lp.row_lower[0], budget)
+            sol = _check(model, self._session.solve(self.time_limit), self.time_limit)
+        else:
+            sol = solve(model.lp, "cbc" if self.solver == "cbc" else "highs", self.time_limit)
+        info = self._info(sol, started, sol.seconds, 0, model)
+        info["total_budget"] = budget
+        scen = self.scenario.model_copy(update={"settings": self.scenario.settings.model_copy(update={"total_budget": budget})})
+        if sol.x is None:
+            return self._failed(model, sol, info, scen)
+        return self._evaluate(model, sol, info, scen)
+
+    def _evaluate(self, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
+        ix = self.ix if scenario is None else Index.build(scenario)
+        assert sol.x is not None
+        spend = model.spend(sol.x)
+        if model.lp.is_mip or sol.row_dual is None:
+            mip = 0.0
+            if sol.mip_bound is not None and sol.objective is not None:
+                mip = abs(sol.objective - sol.mip_bound)
+            gap = certify.formula_bound(model) + mip
+        else:
+            upper = certify.lagrangian_bound(model, sol.row_dual)
+            true_obj = _true_objective(model, spend)
+            gap = min(max(0.0, upper - true_obj), certify.formula_bound(model) + _abs_tol(model))
+        activity = model.lp.A @ sol.x
+        plan = assemble(ix, model.rows if scenario is None else _rows_for(model, scenario), spend, sol.status,
+                        row_dual=sol.row_dual, row_activity=activity, gap_bound=gap, info=info)
+        if model.lp.is_mip:
+            plan.summary["mip_gap"] = sol.mip_gap
+            plan.warnings.append("Shadow prices come from the LP with the band choices of the mixed-integer "
+                                 "solution fixed (S-shaped curves).")
+        return plan
+
+    def _failed(self, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
+        scen = scenario or self.scenario
+        plan = Plan(scenario=scen, status=sol.status if sol.status != "unbounded" else "error",
+                    message=sol.message, run_info=info)
+        plan.summary = {"status": plan.status}
+        if sol.status == "infeasible":
+            plan.conflicts = explain_infeasible(model, self.time_limit)
+            plan.message = "No plan meets every constraint. " + " ".join(c.message for c in plan.conflicts)
+        return plan
+
+    def _info(self, sol: Solution, started: datetime, solve_s: float, rounds: int, model: Model) -> dict:
+        from planner import __version__
+
+        n_row, n_col = model.lp.shape
+        return {
+            "tool": "planner", "version": __version__, "started": started.isoformat(timespec="seconds"),
+            "scenario": self.scenario.name, "solver": sol.solver, "status": sol.status,
+            "solver_message": sol.message, "solve_seconds": round(solve_s, 4),
+            "build_seconds": round(self.build_seconds, 4), "refine_rounds": rounds,
+            "variables": n_col, "rows": n_row, "nonzeros": int(model.lp.A.nnz),
+            "integer_variables": int(model.lp.integrality.sum()),
+            "bands": len(model.bands), "pwl_tolerance": self.scenario.settings.pwl_tolerance,
+        }
+
+
+def _rows_for(model: Model, scenario: Scenario):
+    """Rows with the scenario's budget as the total budget limit (frontier re-runs)."""
+    import dataclasses
+
+    limit = model.rows.limit.copy()
+    rhs = model.rows.rhs.copy()
+    limit[0] = rhs[0] = scenario.settings.total_budget
+    return dataclasses.replace(model.rows, limit=limit, rhs=rhs)
+
+
+def _abs_tol(model: Model) -> float:
+    return 1e-9 * (1.0 + float(np.abs(model.lp.c).sum()))
+
+
+def _true_objective(model: Model, spend: Float) -> float:
+    from planner.evaluate import true_customers
+
+    cust, _ = true_customers(model.ix, spend)
+    return float(model.w_cust @ cust - model.w_spend @ spend)
+
+
+def _check(model: Model, sol: Solution, time_limit: float) -> Solution:
+    """Apply solve()'s feasibility check to a session solve."""
+    from planner.solve import max_violation
+
+    if sol.x is not None and max_violation(model.lp, sol.x) > 1e-5:
+        sol.x = None
+        sol.status = "time_limit" if sol.status == "time_limit" else "error"
+        sol.message = "the solver's answer breaks a constraint"
+    elif sol.x is not None and sol.status == "time_limit":
+        sol.status = "feasible"
+    return sol
+
+
+# ----------------------------------------------------------------------------------------
+def greedy_exact(model: Model) -> bool:
+    """True when only the total budget can bind, so filling bands by slope is exact."""
+    ix, rows = model.ix, model.rows
+    if model.lp.is_mip or ix.scenario.settings.objective == "min_spend":
+        return False
+    if any(k not in ("budget", "prospects", "at_risk") for k in rows.kind):
+        return False
+    # caps must be provably slack: the most each could see is below the cap
+    most = ix.customers(model.ix.kt_t * 0 + np.repeat(_cap_of(model), 1)[ix.kt_cell])
+    acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
+    won = np.bincount(ix.kt_seg[acq], weights=most[acq], minlength=ix.S)
+    if (won > ix.prospects).any():
+        return False
+    m = ret
+    saved = np.zeros((ix.S, ix.P))
+    np.add.at(saved, (ix.kt_seg[m], ix.kt_t[m]), most[m])
+    floor = (1 - ix.retention)[:, None] * ix.n0[:, None] * ix.retention[:, None] ** np.arange(ix.P)
+    return bool((saved <= floor + 1e-12).all())
+
+
+def _cap_of(model: Model) -> Float:
+    cap = np.zeros(model.ix.K)
+    np.add.at(cap, model.bands.cell, model.bands.width)
+    return cap
+
+
+def solve_greedy(model: Model) -> Solution:
+    """Fill band columns by objective per unit of money until the budget is used.
+
+    A fractional knapsack: exact for concave curves with only the budget binding; the
+    marginal band's score is the budget dual.
+    """
+    t0 = time.perf_counter()
+    lp = model.lp
+    n = model.n_band_vars
+    score = -lp.c[:n]
+    width = lp.col_upper[:n]
+    budget = lp.row_upper[0]
+    full = np.isfinite(lp.row_lower[0])
+    order = np.argsort(-score, kind="stable")
+    take_ok = np.ones(n, dtype=bool) if full else score[order] > 0
+    w = np.where(take_ok, width[order], 0.0)
+    cum = np.cumsum(w)
+    before = cum - w
+    fill = np.clip(budget - before, 0.0, w)
+    x = np.zeros(lp.A.shape[1])
+    x[order] = fill
+    used = fill.sum()
+    dual = np.zeros(lp.A.shape[0])
+    if used < budget - 1e-9 * max(1.0, budget):
+        if full:
+            return Solution("infeasible", "greedy", time.perf_counter() - t0,
+                            message="the curves cannot absorb the whole budget")
+    else:
+        nxt = np.flatnonzero(fill < w - 1e-12)
+        marginal = score[order][nxt[0]] if len(nxt) else 0.0
+        dual[0] = -max(marginal, 0.0) if not full else -marginal
+    sol = Solution("optimal", "greedy", time.perf_counter() - t0, x=x, row_dual=dual,
+                   objective=float(lp.c @ x), message="exact greedy fill (only the budget binds)")
+    return sol

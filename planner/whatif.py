@@ -322,7 +322,7 @@ class _Work:
         for key, pattern in zip(keys, patterns, strict=True):
             if "*" in pattern:
                 continue
-            names = _names(self.base, key, attr)
+            names = _names(self.base, key)
             if not any(_match(pattern, n) for n in names):
                 self._issue(row, "target", ov.target,
                             f"names no {key} '{pattern}' (expected * or one of {names})")
@@ -357,10 +357,11 @@ def _revalidate(item: BaseModel, field: str, new: Any) -> BaseModel:
     return fresh
 
 
-def _names(scenario: Scenario, key: str, attr: str) -> list[str]:
+def _names(scenario: Scenario, key: str) -> list[str]:
+    """Names a target may use for ``key``: from the sheet that defines them."""
     if key == "program":
         return list(PROGRAMS)
-    items = getattr(scenario, attr)
+    items = getattr(scenario, {"name": "constraints"}.get(key, key + "s"))
     return sorted({str(getattr(it, key)) for it in items if getattr(it, key) is not None})
 
 

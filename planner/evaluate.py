@@ -1,0 +1,217 @@
+"""Evaluate a chosen spend on the real response curves and assemble the :class:`Plan`.
+
+Nothing reported comes from the LP's chords: customers are ``σ·f(x)`` on the true curve,
+scaled down pro rata where a prospects or at-risk cap binds; value, ROI, marginal ROI,
+constraint actuals and KPIs all follow from those.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.curves import derivative
+from planner.index import ACQ, RET, Index
+from planner.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, Plan
+from planner.rows import Float, FrozenRows
+from planner.value import active_customers
+
+
+def true_customers(ix: Index, spend: Float) -> tuple[Float, Float]:
+    """(customers, scale) per cell-period; ``scale < 1`` where a cap binds (pro rata)."""
+    raw = ix.customers(spend)
+    scale = np.ones_like(raw)
+    acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
+    won = np.bincount(ix.kt_seg[acq], weights=raw[acq], minlength=ix.S)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(won > ix.prospects, ix.prospects / won, 1.0)
+    scale[acq] = f[ix.kt_seg[acq]]
+    cust = raw * scale
+    r = ix.retention
+    A = _by_seg_period(ix, cust, acq)
+    R = np.zeros((ix.S, ix.P))
+    for t in range(ix.P):  # saved customers depend on earlier periods: sequential in t
+        N = active_customers(ix.n0, r, A, R)[:, t]
+        m = ret & (ix.kt_t == t)
+        want = np.bincount(ix.kt_seg[m], weights=raw[m], minlength=ix.S)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(want > (1 - r) * N, (1 - r) * N / want, 1.0)
+        scale[m] = f[ix.kt_seg[m]]
+        cust[m] = raw[m] * scale[m]
+        R[:, t] = np.bincount(ix.kt_seg[m], weights=cust[m], minlength=ix.S)
+    return cust, scale
+
+
+def _by_seg_period(ix: Index, v: Float, mask: np.ndarray) -> Float:
+    out = np.zeros(ix.S * ix.P)
+    np.add.at(out, ix.kt_seg[mask] * ix.P + ix.kt_t[mask], v[mask])
+    return out.reshape(ix.S, ix.P)
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 1e-12 else float("nan")
+
+
+def assemble(
+    ix: Index,
+    rows: FrozenRows,
+    spend: Float,
+    status: str,
+    *,
+    row_dual: Float | None,
+    row_activity: Float | None,
+    gap_bound: float,
+    info: dict[str, Any],
+) -> Plan:
+    """Build the Plan for spend per cell-period ``spend`` (real-curve evaluation)."""
+    sc, st = ix.scenario, ix.scenario.settings
+    cust, scale = true_customers(ix, spend)
+    value = ix.kt_value * cust
+    d = ix.kt_discount
+    acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
+    B = st.total_budget
+    live = spend > 1e-6 * max(1.0, B)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mroi = np.where(scale < 1 - 1e-9, 0.0,
+                        ix.kt_value * ix.kt_sigma * derivative(ix.curves, ix.kt_cell, spend) / d)
+        roi = np.where(spend > 0, value / spend, np.nan)
+    alloc = pd.DataFrame({
+        "period": np.array(ix.periods, dtype=object)[ix.kt_t],
+        "segment": np.array(ix.segments, dtype=object)[ix.kt_seg],
+        "channel": np.array(ix.channels, dtype=object)[ix.kt_ch],
+        "program": np.where(acq, "acquisition", "retention").astype(object),
+        "spend": spend, "customers": cust, "value": value, "roi": roi, "marginal_roi": mroi,
+    })[live].reset_index(drop=True)[PLAN_COLUMNS]
+
+    total_spend = float(spend.sum())
+    total_value = float(value.sum())
+    disc_spend = float((d * spend).sum())
+    new_c, ret_c = float(cust[acq].sum()), float(cust[ret].sum())
+    acq_s, ret_s = float(spend[acq].sum()), float(spend[ret].sum())
+    dual = np.zeros(len(rows)) if row_dual is None else -np.asarray(row_dual[: len(rows)])
+    budget_dual = float(dual[0])
+    mroi_budget = {"net_value": 1.0 + budget_dual, "target_mroi": st.target_mroi + budget_dual,
+                   "value": budget_dual}.get(st.objective, float("nan"))
+    objective = {"net_value": total_value - disc_spend, "value": total_value,
+                 "target_mroi": total_value - st.target_mroi * disc_spend,
+                 "min_spend": total_spend}[st.objective]
+    summary: dict[str, Any] = {
+        "total_spend": total_spend,
+        "total_value": total_value,
+        "baseline_value": float(ix.n0 @ ix.lifetime),
+        "net_value": total_value - disc_spend,
+        "roi": _ratio(total_value, total_spend),
+        "new_customers": new_c,
+        "retained_customers": ret_c,
+        "blended_cac": _ratio(acq_s, new_c),
+        "cost_per_retained": _ratio(ret_s, ret_c),
+        "unspent_budget": max(0.0, B - total_spend),
+        "budget_shadow_price": budget_dual,
+        "optimality_gap_bound": gap_bound,
+        "optimality_gap_relative": _ratio(gap_bound, abs(objective)) if objective else 0.0,
+        "status": status,
+        "objective": st.objective,
+        "objective_value": objective,
+        "marginal_roi_of_budget": mroi_budget,
+        "discounted_spend": disc_spend,
+        "total_budget": B,
+        "currency": st.currency,
+        "scenario": sc.name,
+    }
+    plan = Plan(scenario=sc, status=status, allocation=alloc, summary=summary, run_info=dict(info))
+    plan.by_channel = _group(alloc, "channel", ix.channels, total_spend)
+    plan.by_segment = _segment_table(alloc, ix.segments)
+    plan.by_period = _period_table(alloc, ix)
+    plan.active_customers = _active_table(ix, cust, acq, ret)
+    plan.constraints = constraint_table(ix, rows, spend, cust, dual, row_activity)
+    plan.warnings = _warnings(plan, ix)
+    return plan
+
+
+def _group(alloc: pd.DataFrame, key: str, order: list[str], total: float) -> pd.DataFrame:
+    g = alloc.groupby(key, sort=False)[["spend", "customers", "value"]].sum()
+    g = g.reindex(order, fill_value=0.0).reset_index()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g["roi"] = np.where(g["spend"] > 0, g["value"] / g["spend"], np.nan)
+        g["share"] = g["spend"] / total if total > 0 else 0.0
+    return g
+
+
+def _segment_table(alloc: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    a = alloc.assign(new_customers=np.where(alloc["program"] == "acquisition", alloc["customers"], 0.0),
+                     retained_customers=np.where(alloc["program"] == "retention", alloc["customers"], 0.0))
+    g = a.groupby("segment", sort=False)[["spend", "new_customers", "retained_customers", "value"]].sum()
+    g = g.reindex(order, fill_value=0.0).reset_index()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g["roi"] = np.where(g["spend"] > 0, g["value"] / g["spend"], np.nan)
+    return g
+
+
+def _period_table(alloc: pd.DataFrame, ix: Index) -> pd.DataFrame:
+    g = alloc.groupby("period", sort=False)[["spend", "value"]].sum().reindex(ix.periods, fill_value=0.0)
+    budgets = [np.nan if p.budget is None else p.budget for p in ix.scenario.periods]
+    return pd.DataFrame({"period": ix.periods, "budget": budgets, "spend": g["spend"].to_numpy(),
+                         "value": g["value"].to_numpy(), "discount_factor": ix.discount[:-1]})
+
+
+def _active_table(ix: Index, cust: Float, acq: np.ndarray, ret: np.ndarray) -> pd.DataFrame:
+    zero = np.zeros((ix.S, ix.P))
+    base = active_customers(ix.n0, ix.retention, zero, zero)
+    plan = active_customers(ix.n0, ix.retention, _by_seg_period(ix, cust, acq), _by_seg_period(ix, cust, ret))
+    return pd.DataFrame({
+        "segment": np.repeat(ix.segments, ix.P), "period": np.tile(ix.periods, ix.S),
+        "baseline": base.ravel(), "plan": plan.ravel(), "change": (plan - base).ravel(),
+    })
+
+
+def constraint_table(ix: Index, rows: FrozenRows, spend: Float, cust: Float, dual: Float,
+                     lp_activity: Float | None) -> pd.DataFrame:
+    """Limit, real-curve actual, slack, binding flag and shadow price of every constraint."""
+    aux = np.bincount(ix.kt_t, weights=spend, minlength=ix.P)
+    act = rows.activity(spend, cust, aux)
+    den = rows.denominators(spend, cust)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        actual = np.where(np.abs(den) > 1e-12, (act - rows.rhs + rows.limit * den) / den, np.nan)
+    sense = rows.sense
+    slack = np.where(sense == "<=", rows.limit - actual, np.where(sense == ">=", actual - rows.limit,
+                                                                  -np.abs(actual - rows.limit)))
+    per_limit = dual * den
+    shadow = np.where(sense == ">=", -per_limit, per_limit)
+    lp_act = act if lp_activity is None else lp_activity[: len(rows)]
+    tight = np.abs(lp_act - rows.rhs) <= 1e-6 * (1.0 + np.abs(rows.rhs)) + 1e-6 * np.abs(den * rows.limit)
+    binding = tight | (np.abs(dual) > 1e-9)
+    keep = rows.reported
+    obj = ix.scenario.settings.objective
+    unit = "spend saved" if obj == "min_spend" else obj.replace("_", " ")
+    frame = pd.DataFrame({
+        "name": np.array(rows.name, dtype=object), "metric": np.array(rows.metric, dtype=object),
+        "sense": sense, "limit": rows.limit, "actual": actual, "slack": slack,
+        "binding": binding, "shadow_price": np.where(binding, shadow, 0.0), "kind": np.array(rows.kind, dtype=object),
+    })[keep].reset_index(drop=True)
+    frame["meaning"] = [
+        f"relaxing the limit by 1 is worth {s:,.4g} of {unit}" if b and abs(s) > 1e-12 else "not binding"
+        for s, b in zip(frame["shadow_price"], frame["binding"], strict=True)
+    ]
+    return frame[[*CONSTRAINT_COLUMNS, "kind", "meaning"]]
+
+
+def _warnings(plan: Plan, ix: Index) -> list[str]:
+    s, st = plan.summary, ix.scenario.settings
+    out = []
+    cur = st.currency
+    if s["unspent_budget"] > 1e-6 * max(1.0, st.total_budget) and st.objective in ("net_value", "target_mroi"):
+        out.append(f"{s['unspent_budget']:,.0f} {cur} of the budget is left unspent: the next unit of money "
+                   f"would return less than {1 if st.objective == 'net_value' else st.target_mroi:g} in value.")
+    waste = plan.allocation[(plan.allocation["marginal_roi"] <= 1e-9) & (plan.allocation["spend"] > 0)]
+    if len(waste):
+        out.append(f"{waste['spend'].sum():,.0f} {cur} is spent where the curves are flat (no more customers "
+                   f"come from it), e.g. {waste.iloc[0]['channel']} / {waste.iloc[0]['segment']}: forced by a minimum, "
+                   "spend_full_budget or the value objective.")
+    c = plan.constraints
+    bad = c[(c["slack"] < -1e-6 * (1 + c["limit"].abs())) & c["slack"].notna()]
+    for _, r in bad.iterrows():
+        out.append(f"On the real curves '{r['name']}' is {r['actual']:,.4g} against a limit of {r['limit']:,.4g} "
+                   "(the chord approximation's tolerance).")
+    return out

@@ -1,0 +1,505 @@
+"""Low-level Excel I/O: the only module of planner that imports openpyxl.
+
+Reading gives plain grids of cell values; writing turns :class:`~planner.tables.SheetSpec`
+descriptions (and the template description of :mod:`planner.template`) into formatted
+sheets with charts.  Every write goes to a temporary file in the target folder that is
+renamed over the target only once it is complete, so a failure never leaves a partial file
+and the source workbook is never touched unless it *is* the target (``in_place``).
+
+Safety: every file is checked by :func:`planner.xlsxzip.preflight` before openpyxl sees
+it, and :func:`check_defusedxml` makes sure openpyxl parses XML through defusedxml.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openpyxl
+import openpyxl.xml
+import pandas as pd
+from openpyxl.chart import BarChart, LineChart, Reference, ScatterChart, Series
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from planner import xlsxzip
+from planner.errors import OutputError, WorkbookError
+from planner.tables import ChartSpec, SheetSpec, TableBlock
+
+#: Column of a :class:`TableBlock` frame that, when present, gives the number format of
+#: each *row* (used for key/value blocks such as headline figures); it is not written.
+ROW_FORMAT = "_format"
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "ZAR": "R ", "JPY": "¥", "INR": "₹"}
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=12)
+_NOTE = Font(italic=True, color="595959")
+_RULE = Border(bottom=Side(style="thin", color="808080"))
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def check_defusedxml() -> None:
+    """Make sure openpyxl parses XML through defusedxml.
+
+    Raises
+    ------
+    WorkbookError
+        defusedxml is not installed or openpyxl does not use it.
+    """
+    if not (getattr(openpyxl, "DEFUSEDXML", False) and getattr(openpyxl.xml, "DEFUSEDXML", False)):
+        raise WorkbookError(
+            "refusing to read workbooks: defusedxml is not active in openpyxl "
+            "(install defusedxml so XML entity attacks are blocked)"
+        )
+
+
+def _open_checked(path: str | Path) -> Path:
+    check_defusedxml()
+    p = Path(path)
+    xlsxzip.preflight(p)
+    return p
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class FormulaWithoutValue:
+    """A formula cell whose file holds no computed value (written by a script, never opened)."""
+
+    formula: str
+
+    def __str__(self) -> str:
+        return self.formula
+
+
+@dataclass
+class Grid:
+    """The values of one sheet: ``rows[0]`` is Excel row 1; rows may be ragged."""
+
+    title: str
+    rows: list[list[Any]]
+
+
+def normalize_sheet(name: str) -> str:
+    """Key used to match sheet names: case, surrounding space, inner spaces and ``_`` ignored."""
+    return "".join(ch for ch in str(name).strip().lower() if ch not in " _\t")
+
+
+def normalize_header(name: Any) -> str:
+    """Key used to match column headers: lower case, trimmed, inner spaces as ``_``."""
+    if name is None:
+        return ""
+    return "_".join(str(name).strip().lower().split())
+
+
+def column_letter(index: int) -> str:
+    """Excel letter of a 0-based column index (0 → ``A``)."""
+    return get_column_letter(index + 1)
+
+
+def read_grids(path: str | Path, sheets: Iterable[str] | None = None) -> dict[str, Grid]:
+    """Read sheet values, keyed by :func:`normalize_sheet` of their title.
+
+    Formulas give the value Excel saved with them; a formula without one comes back as
+    :class:`FormulaWithoutValue`.  Excel error values come back as their text (``#DIV/0!``).
+
+    Parameters
+    ----------
+    path : str or Path
+        An .xlsx / .xlsm workbook.
+    sheets : iterable of str, optional
+        Only these sheets (matched like :func:`normalize_sheet`); default all.
+
+    Raises
+    ------
+    WorkbookError
+        Missing, unsafe or unreadable file.
+    """
+    p = _open_checked(path)
+    wanted = None if sheets is None else {normalize_sheet(s) for s in sheets}
+    grids = _load_values(p, wanted, data_only=True)
+    if xlsxzip.has_formulas(p):
+        formulas = _load_values(p, wanted, data_only=False, formulas_only=True)
+        for key, grid in grids.items():
+            for (r, c), text in _cells(formulas.get(key)):
+                if r < len(grid.rows) and c < len(grid.rows[r]) and grid.rows[r][c] is None:
+                    grid.rows[r][c] = FormulaWithoutValue(text)
+    return grids
+
+
+def _cells(grid: Grid | None) -> Iterable[tuple[tuple[int, int], Any]]:
+    if grid is None:
+        return
+    for r, row in enumerate(grid.rows):
+        for c, v in enumerate(row):
+            if v is not None:
+                yield (r, c), v
+
+
+def _load_values(p: Path, wanted: set[str] | None, *, data_only: bool, formulas_only: bool = False) -> dict[str, Grid]:
+    try:
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=data_only)
+    except Exception as exc:  # openpyxl raises many types for a broken file
+        raise WorkbookError(f"{p.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
+    try:
+        out: dict[str, Grid] = {}
+        for ws in wb.worksheets:
+            key = normalize_sheet(ws.title)
+            if (wanted is not None and key not in wanted) or key in out:
+                continue
+            ws.reset_dimensions()
+            rows: list[list[Any]] = []
+            for row in ws.iter_rows():
+                if formulas_only:
+                    rows.append([c.value if getattr(c, "data_type", None) == "f" else None for c in row])
+                else:
+                    rows.append([c.value for c in row])
+            while rows and all(v is None for v in rows[-1]):
+                rows.pop()
+            out[key] = Grid(ws.title, rows)
+        return out
+    except WorkbookError:
+        raise
+    except Exception as exc:
+        raise WorkbookError(f"{p.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
+    finally:
+        wb.close()
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def number_format(kind: str | None, currency: str = "USD") -> str | None:
+    """Excel number format for a :data:`planner.tables.Format` name (None: leave General)."""
+    if kind == "currency":
+        sym = _SYMBOLS.get(currency.upper(), f"{currency} ").replace('"', "")
+        return f'"{sym}"#,##0.00;-"{sym}"#,##0.00'
+    return {
+        "number": "#,##0.00",
+        "integer": "#,##0",
+        "percent": "0.0%",
+        "ratio": "0.00",
+        "text": "@",
+        "datetime": "yyyy-mm-dd hh:mm:ss",
+    }.get(kind or "")
+
+
+def to_cell_value(value: Any) -> Any:
+    """A Python value Excel can hold: numpy scalars unwrapped, NaN/NaT/inf as blank."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime().replace(tzinfo=None)
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, bool | int | float | str | dt.date):
+        return value
+    return str(value)
+
+
+def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
+    """Write one value; text is always literal text, never a formula."""
+    cell = ws.cell(row=row, column=col)
+    v = to_cell_value(value)
+    cell.value = v
+    if isinstance(v, str):
+        cell.data_type = "s"  # openpyxl would turn "=..." into a formula otherwise
+    return cell
+
+
+def _width(value: Any, fmt: str | None) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        extra = 4 if fmt and '"' in fmt else 0
+        return len(f"{value:,.2f}") + extra
+    return max((len(line) for line in str(value).splitlines()), default=0)
+
+
+@dataclass
+class _Placed:
+    block: TableBlock
+    header_row: int
+    first_row: int
+    last_row: int
+    columns: list[str]
+
+
+def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
+    """Write one :class:`SheetSpec` into an empty worksheet."""
+    widths: dict[int, int] = {}
+    row = 1
+    for note in spec.notes:
+        put(ws, row, 1, note).font = _NOTE
+        row += 1
+    if spec.notes:
+        row += 1
+    placed: list[_Placed] = []
+    for block in spec.blocks:
+        if block.title:
+            put(ws, row, 1, block.title).font = _TITLE
+            row += 1
+        placed.append(_write_block(ws, block, row, spec.currency, widths))
+        row = placed[-1].last_row + 2
+    if placed:
+        ws.freeze_panes = f"A{placed[0].header_row + 1}"
+    for col, w in widths.items():
+        ws.column_dimensions[get_column_letter(col)].width = max(9, min(60, w + 2))
+    ncols = max((len(p.columns) for p in placed), default=1)
+    for i, chart in enumerate(spec.charts):
+        if 0 <= chart.block < len(placed):
+            _add_chart(ws, chart, placed[chart.block], f"{get_column_letter(ncols + 2)}{1 + 20 * i}")
+
+
+def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widths: dict[int, int]) -> _Placed:
+    frame = block.frame
+    columns = [str(c) for c in frame.columns if str(c) != ROW_FORMAT]
+    for j, name in enumerate(columns, start=1):
+        cell = put(ws, top, j, name)
+        cell.font, cell.fill, cell.border = _BOLD, _HEADER_FILL, _RULE
+        widths[j] = max(widths.get(j, 0), len(name))
+    col_fmt = {c: number_format(block.formats.get(c), currency) for c in columns}
+    for c in columns:
+        if col_fmt[c] is None and c in frame and pd.api.types.is_float_dtype(frame[c]):
+            col_fmt[c] = number_format("number")
+    row_fmts = frame[ROW_FORMAT].tolist() if ROW_FORMAT in frame.columns else None
+    values = frame[columns].to_numpy(dtype=object) if columns else np.empty((len(frame), 0), dtype=object)
+    for i in range(len(frame)):
+        r = top + 1 + i
+        row_fmt = number_format(row_fmts[i], currency) if row_fmts is not None else None
+        for j, c in enumerate(columns):
+            cell = put(ws, r, j + 1, values[i, j])
+            fmt = col_fmt[c] or (row_fmt if isinstance(cell.value, float | int) and not isinstance(cell.value, bool) else None)
+            if fmt:
+                cell.number_format = fmt
+            widths[j + 1] = max(widths.get(j + 1, 0), _width(cell.value, fmt))
+    return _Placed(block, top, top + 1, top + len(frame), columns)
+
+
+def _add_chart(ws: Worksheet, spec: ChartSpec, at: _Placed, anchor: str) -> None:
+    if at.last_row < at.first_row or spec.x not in at.columns:
+        return
+    ys = [y for y in spec.ys if y in at.columns]
+    if not ys:
+        return
+    xcol = at.columns.index(spec.x) + 1
+    chart: BarChart | LineChart | ScatterChart
+    if spec.kind == "scatter":
+        chart = ScatterChart()
+        chart.style = 13
+        xref = Reference(ws, min_col=xcol, min_row=at.first_row, max_row=at.last_row)
+        for y in ys:
+            col = at.columns.index(y) + 1
+            series = Series(Reference(ws, min_col=col, min_row=at.header_row, max_row=at.last_row), xref, title_from_data=True)
+            series.marker.symbol = "circle"
+            chart.series.append(series)
+    else:
+        chart = LineChart() if spec.kind == "line" else BarChart()
+        if isinstance(chart, BarChart):
+            chart.type = "col"
+            if spec.kind == "stacked_bar":
+                chart.grouping = "stacked"
+                chart.overlap = 100
+        for y in ys:
+            col = at.columns.index(y) + 1
+            chart.add_data(Reference(ws, min_col=col, min_row=at.header_row, max_row=at.last_row), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=xcol, min_row=at.first_row, max_row=at.last_row))
+    chart.title = spec.title
+    chart.x_axis.title = spec.x_title or spec.x
+    chart.y_axis.title = spec.y_title or None
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.width, chart.height = 18, 9
+    ws.add_chart(chart, anchor)
+
+
+def _check_target(path: str | Path, source: Path | None, in_place: bool) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise OutputError(f"{out}: the output must be an .xlsx (or .xlsm) file")
+    if not out.parent.exists():
+        raise OutputError(f"{out.parent}: no such folder")
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder")
+    if source is not None and not in_place and out.exists() and out.resolve() == source.resolve():
+        raise OutputError(f"{out}: refusing to overwrite the input workbook (ask for in-place to do so)")
+    return out
+
+
+def save(wb: Workbook, path: Path) -> None:
+    """Save ``wb`` to a temporary file next to ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be written ({exc})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_sheets(
+    specs: Sequence[SheetSpec],
+    path: str | Path,
+    source: str | Path | None = None,
+    *,
+    results_only: bool = False,
+    in_place: bool = False,
+    active: str | None = None,
+) -> list[str]:
+    """Write sheets into a copy of ``source`` (or a fresh workbook) at ``path``.
+
+    Sheets named like a spec (case-insensitively) are replaced in place; the others are
+    added at the end.  Every other sheet of ``source`` is kept as openpyxl can keep it.
+
+    Returns
+    -------
+    list of str
+        Warnings about content of ``source`` that the copy loses.
+    """
+    src = _open_checked(source) if source is not None and not results_only else None
+    out = _check_target(path, src, in_place)
+    warnings: list[str] = []
+    if src is None:
+        wb = openpyxl.Workbook()
+        assert wb.active is not None
+        wb.remove(wb.active)
+    else:
+        keep_vba = out.suffix.lower() == ".xlsm"
+        warnings = xlsxzip.losses(src, keep_macros=keep_vba)
+        try:
+            wb = openpyxl.load_workbook(src, keep_vba=keep_vba, rich_text=True)
+        except Exception as exc:
+            raise WorkbookError(f"{src.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
+        wb.calculation.fullCalcOnLoad = True  # formulas lose their cached values in the copy
+    for spec in specs:
+        title = spec.name[:31]
+        existing = {normalize_sheet(ws.title): ws for ws in wb.worksheets}
+        old = existing.get(normalize_sheet(title))
+        index = wb.index(old) if old is not None else len(wb.sheetnames)
+        if old is not None:
+            wb.remove(old)
+        ws = wb.create_sheet(title, index)
+        render_sheet(ws, spec)
+    if not wb.worksheets:
+        raise OutputError(f"{out}: nothing to write")
+    target = active or (specs[0].name if specs else None)
+    if target is not None and target[:31] in wb.sheetnames:
+        for ws in wb.worksheets:
+            ws.sheet_view.tabSelected = False
+        wb.active = wb.sheetnames.index(target[:31])
+    save(wb, out)
+    return warnings
+
+
+# --------------------------------------------------------------------------- template
+
+
+def write_template(sheets: Sequence[Any], path: str | Path, names: dict[str, str] | None = None) -> None:
+    """Render the template description of :mod:`planner.template` to ``path``.
+
+    Each item has ``name``, ``columns`` (each with ``name``, ``help``, ``format``,
+    ``width``), ``rows`` (pre-filled values), ``input_columns`` (shaded),
+    ``input_rows`` (how many rows to shade), ``validations`` (each with ``range``,
+    ``type``, ``formula1``, ``formula2``, ``operator``, ``prompt``), ``frozen`` and
+    ``title_rows`` (bold rows, Instructions sheet only).  ``names`` are workbook-level
+    defined names (name → reference) that list validations refer to.
+    """
+    out = _check_target(path, None, False)
+    wb = openpyxl.Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    for sheet in sheets:
+        ws = wb.create_sheet(sheet.name)
+        _render_template_sheet(ws, sheet)
+    for name, ref in (names or {}).items():
+        wb.defined_names[name] = DefinedName(name, attr_text=ref)
+    save(wb, out)
+
+
+def _render_template_sheet(ws: Worksheet, sheet: Any) -> None:
+    has_header = bool(sheet.columns)
+    for j, col in enumerate(sheet.columns, start=1):
+        cell = put(ws, 1, j, col.name)
+        cell.font, cell.fill, cell.border = _BOLD, _HEADER_FILL, _RULE
+        ws.column_dimensions[get_column_letter(j)].width = col.width
+    first = 2 if has_header else 1
+    for i, values in enumerate(sheet.rows):
+        for j, v in enumerate(values, start=1):
+            cell = put(ws, first + i, j, v)
+            if (first + i) in sheet.title_rows:
+                cell.font = _TITLE
+            cell.alignment = Alignment(wrap_text=not has_header, vertical="top")
+    if not has_header:
+        ws.column_dimensions["A"].width = 28
+        ws.column_dimensions["B"].width = 100
+    for j, col in enumerate(sheet.columns, start=1):
+        fmt = number_format(col.format, "USD") if col.format != "currency" else "#,##0.00"
+        shade = col.name in sheet.input_columns
+        for r in range(2, 2 + sheet.input_rows):
+            cell = ws.cell(row=r, column=j)
+            if shade:
+                cell.fill = INPUT_FILL
+            if fmt:
+                cell.number_format = fmt
+    for r, fmt in getattr(sheet, "row_formats", {}).items():
+        fmt_text = number_format(fmt, "USD") if fmt != "currency" else "#,##0.00"
+        if fmt_text:
+            ws.cell(row=r, column=2).number_format = fmt_text
+    for v in sheet.validations:
+        dv = DataValidation(
+            type=v.type, formula1=v.formula1, formula2=v.formula2, operator=v.operator,
+            allow_blank=True, showErrorMessage=True, errorStyle=v.error_style,
+            promptTitle=None, prompt=v.prompt or None, showInputMessage=bool(v.prompt),
+            error=v.error or None,
+        )
+        dv.add(v.range)
+        ws.add_data_validation(dv)
+    if sheet.frozen and has_header:
+        ws.freeze_panes = "A2"
+
+
+def template_contents(path: str | Path) -> dict[str, Any]:
+    """Cell values, data validations and fills of a workbook, for comparing templates."""
+    p = _open_checked(path)
+    wb = openpyxl.load_workbook(p)
+    out: dict[str, Any] = {}
+    for ws in wb.worksheets:
+        values = {c.coordinate: c.value for row in ws.iter_rows() for c in row if c.value is not None}
+        dvs = sorted(
+            (str(dv.sqref), dv.type or "", dv.formula1 or "", dv.formula2 or "", dv.operator or "")
+            for dv in ws.data_validations.dataValidation
+        )
+        fills = sorted(
+            c.coordinate for row in ws.iter_rows() for c in row
+            if c.fill.fill_type == "solid" and c.fill.fgColor.rgb == INPUT_FILL.fgColor.rgb
+        )
+        formats = {c.coordinate: c.number_format for row in ws.iter_rows() for c in row if c.number_format != "General"}
+        out[ws.title] = {"values": values, "validations": dvs, "shaded": fills, "formats": formats,
+                         "freeze": ws.freeze_panes}
+    out["names"] = {n: d.attr_text for n, d in wb.defined_names.items()}
+    return out

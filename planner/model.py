@@ -1,0 +1,191 @@
+"""The linear program (DESIGN §2), built from arrays.
+
+Columns are chord bands per period (``v = t·B + b``), then auxiliary columns (total spend
+per period, when a share constraint needs it), then band-order binaries for non-concave
+cells.  Rows come from :mod:`planner.constraints` at the cell-period level and are expanded
+onto bands here, with no Python loop per coefficient.  The LP is always a minimisation;
+``obj_sign`` converts back to the scenario's objective (value to maximise, or spend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from planner.constraints import base_rows, total_spend_aux, user_rows
+from planner.curves import Bands
+from planner.index import Index
+from planner.rows import FrozenRows, Rows
+
+Float = NDArray[np.float64]
+Int = NDArray[np.int64]
+
+#: tiny spend penalty under the ``value`` objective so money is not parked in flat bands
+VALUE_TIE_BREAK = 1e-9
+
+
+@dataclass
+class LinearProgram:
+    """``min c·x`` s.t. ``row_lower ≤ A x ≤ row_upper``, ``col_lower ≤ x ≤ col_upper``."""
+
+    c: Float
+    col_lower: Float
+    col_upper: Float
+    A: sp.csc_matrix
+    row_lower: Float
+    row_upper: Float
+    integrality: NDArray[np.bool_]
+    obj_sign: float  # reported objective = obj_sign * (c·x)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.shape
+
+    @property
+    def is_mip(self) -> bool:
+        return bool(self.integrality.any())
+
+
+@dataclass
+class Model:
+    """An LP with the bookkeeping to map its solution back to cell-periods and rows."""
+
+    ix: Index
+    bands: Bands
+    rows: FrozenRows
+    lp: LinearProgram
+    n_band_vars: int
+    n_aux: int
+    band_start: Int       # first band of each cell
+    band_count: Int
+    var_kt: Int           # cell-period of each band column
+    rate: Float           # customers per unit spend of each band column (σ·slope)
+    w_cust: Float         # objective weight on customers per cell-period (max form)
+    w_spend: Float        # objective weight on spend per cell-period (max form)
+    n_mip_rows: int = 0
+
+    def spend(self, x: Float) -> Float:
+        """Spend per cell-period from a column vector."""
+        return np.bincount(self.var_kt, weights=x[: self.n_band_vars], minlength=self.ix.K * self.ix.P)
+
+    def chord_customers(self, x: Float) -> Float:
+        return np.bincount(self.var_kt, weights=(x[: self.n_band_vars] * self.rate), minlength=self.ix.K * self.ix.P)
+
+    def aux_values(self, spend_kt: Float) -> Float:
+        if not self.n_aux:
+            return np.zeros(0)
+        return np.bincount(self.ix.kt_t, weights=spend_kt, minlength=self.ix.P)
+
+
+def objective_weights(ix: Index) -> tuple[Float, Float, float]:
+    """Per cell-period weights (on customers, on spend) of the maximised objective.
+
+    For ``min_spend`` the maximised objective is ``−spend`` and ``obj_sign`` flips it back.
+    """
+    st = ix.scenario.settings
+    d = ix.kt_discount
+    if st.objective == "net_value":
+        return ix.kt_value, d, 1.0
+    if st.objective == "value":
+        return ix.kt_value, VALUE_TIE_BREAK * d, 1.0
+    if st.objective == "target_mroi":
+        return ix.kt_value, st.target_mroi * d, 1.0
+    return np.zeros(ix.K * ix.P), np.ones(ix.K * ix.P), -1.0
+
+
+def build_rows(ix: Index) -> tuple[FrozenRows, int]:
+    rows = Rows()
+    base_rows(ix, rows)
+    need_aux = user_rows(ix, rows, ix.scenario.constraints)
+    n_aux = 0
+    if need_aux:
+        total_spend_aux(ix, rows)
+        n_aux = ix.P
+    return rows.freeze(), n_aux
+
+
+def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: int | None = None) -> Model:
+    """Assemble the LP for the given chord bands."""
+    if rows is None or n_aux is None:
+        rows, n_aux = build_rows(ix)
+    K, P, B = ix.K, ix.P, len(bands)
+    band_count = np.bincount(bands.cell, minlength=K).astype(np.int64)
+    band_start = np.concatenate([[0], np.cumsum(band_count)[:-1]]).astype(np.int64)
+    t_of = np.repeat(np.arange(P), B)
+    b_of = np.tile(np.arange(B), P)
+    var_kt = t_of * K + bands.cell[b_of]
+    rate = ix.kt_sigma[var_kt] * bands.slope[b_of]
+    w_cust, w_spend, sign = objective_weights(ix)
+    nv = B * P
+
+    # expand cell-period row entries onto the bands of each cell
+    k_of = rows.e_kt % K
+    reps = band_count[k_of]
+    e = np.repeat(np.arange(len(k_of)), reps)
+    within = np.arange(len(e)) - np.repeat(np.cumsum(reps) - reps, reps)
+    col = (rows.e_kt[e] // K) * B + band_start[k_of[e]] + within
+    val = rows.e_spend[e] + rows.e_cust[e] * rate[col]
+    row = rows.e_row[e]
+    if len(rows.aux_row):
+        row = np.concatenate([row, rows.aux_row])
+        col = np.concatenate([col, nv + rows.aux_col])
+        val = np.concatenate([val, rows.aux_coef])
+
+    n_rows = len(rows)
+    sense = rows.sense
+    lower = np.where(sense == "<=", -np.inf, rows.rhs)
+    upper = np.where(sense == ">=", np.inf, rows.rhs)
+    c = -(w_cust[var_kt] * rate - w_spend[var_kt])
+    c = np.concatenate([c, np.zeros(n_aux)])
+    col_lower = np.zeros(nv + n_aux)
+    col_upper = np.concatenate([np.tile(bands.width, P), np.full(n_aux, np.inf)])
+    integrality = np.zeros(nv + n_aux, dtype=bool)
+
+    mip = _band_order_rows(ix, bands, band_start, band_count, nv + n_aux, n_rows)
+    if mip is not None:
+        mrow, mcol, mval, mlo, mup, n_bin = mip
+        row, col, val = np.concatenate([row, mrow]), np.concatenate([col, mcol]), np.concatenate([val, mval])
+        lower, upper = np.concatenate([lower, mlo]), np.concatenate([upper, mup])
+        c = np.concatenate([c, np.zeros(n_bin)])
+        col_lower = np.concatenate([col_lower, np.zeros(n_bin)])
+        col_upper = np.concatenate([col_upper, np.ones(n_bin)])
+        integrality = np.concatenate([integrality, np.ones(n_bin, dtype=bool)])
+    n_all_rows = len(lower)
+    A = sp.csc_matrix((val, (row, col)), shape=(n_all_rows, len(c)))
+    lp = LinearProgram(c, col_lower, col_upper, A, lower, upper, integrality, -sign)
+    return Model(ix, bands, rows, lp, nv, n_aux, band_start, band_count, var_kt, rate,
+                 w_cust, w_spend, n_mip_rows=n_all_rows - n_rows)
+
+
+def _band_order_rows(ix: Index, bands: Bands, band_start: Int, band_count: Int, first_col: int, first_row: int):
+    """Band-order binaries for non-concave cells: band j+1 may hold spend only when band j
+    is full (``x_{j+1} ≤ w_{j+1} z_j``, ``x_j ≥ w_j z_j``), per period."""
+    bad = np.flatnonzero(~ix.curves.concave() & (band_count > 1))
+    if not len(bad):
+        return None
+    B, P = len(bands), ix.P
+    # bands j >= 1 of non-concave cells get a binary z (band j-1 full, band j may start)
+    idx = np.concatenate([np.arange(band_start[k] + 1, band_start[k] + band_count[k]) for k in bad])
+    n_bin_p = len(idx)
+    rows_r, cols_c, vals_v, lo, up = [], [], [], [], []
+    r0 = first_row
+    for t in range(P):
+        z = first_col + t * n_bin_p + np.arange(n_bin_p)
+        x_j = t * B + idx
+        x_prev = t * B + idx - 1
+        w_j, w_prev = bands.width[idx], bands.width[idx - 1]
+        # x_j - w_j z <= 0
+        r_a = r0 + np.arange(n_bin_p)
+        # x_prev - w_prev z >= 0
+        r_b = r0 + n_bin_p + np.arange(n_bin_p)
+        rows_r += [r_a, r_a, r_b, r_b]
+        cols_c += [x_j, z, x_prev, z]
+        vals_v += [np.ones(n_bin_p), -w_j, np.ones(n_bin_p), -w_prev]
+        lo += [np.full(n_bin_p, -np.inf), np.zeros(n_bin_p)]
+        up += [np.zeros(n_bin_p), np.full(n_bin_p, np.inf)]
+        r0 += 2 * n_bin_p
+    return (np.concatenate(rows_r), np.concatenate(cols_c), np.concatenate(vals_v),
+            np.concatenate(lo), np.concatenate(up), n_bin_p * P)
