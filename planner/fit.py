@@ -227,9 +227,9 @@ class FitReport:
             obs = self.points.loc[key, ["spend", "customers", "fitted"]]
             xs = np.linspace(0.0, float(c.max_spend) * 1.1 if np.isfinite(c.max_spend) else 1.0, grid)
             line = pd.DataFrame({"spend": xs, "customers": np.nan,
-                                 "fitted": evaluate(cs, np.full(grid, i), xs) if c.curve else np.nan})
+                                 "fitted": evaluate(cs, np.full(grid, i), xs)})
             frame = pd.concat([obs, line]).sort_values("spend", kind="stable").reset_index(drop=True)
-            title = f"{c.segment} / {c.channel} / {c.program}: {c.curve or 'no fit'}, R² {c.r2:.2f}"
+            title = f"{c.segment} / {c.channel} / {c.program}: {c.curve if isinstance(c.curve, str) else 'no fit'}, R² {c.r2:.2f}"
             blocks.append(TableBlock(frame, title, {"spend": "currency", "customers": "number",
                                                     "fitted": "number"}))
             charts.append(ChartSpec("scatter", title, i, "spend", ["customers", "fitted"],
@@ -326,9 +326,10 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
     err = points.groupby(cell).apply(_quality, include_groups=False)
     curves["r2"], curves["mape"] = err["r2"].to_numpy(), err["mape"].to_numpy()
     for i, c in curves.iterrows():
-        if c["curve"] is not None and np.isnan(c["r2"]):
+        fitted_curve = isinstance(c["curve"], str)
+        if fitted_curve and np.isnan(c["r2"]):
             c["flag"].append("customers do not vary: R² undefined, the curve is not supported")
-        elif c["curve"] is not None and c["r2"] < MIN_R2:
+        elif fitted_curve and c["r2"] < MIN_R2:
             c["flag"].append(f"bad fit: R² {c['r2']:.2f} (< {MIN_R2})")
         if c["flag"]:
             warnings.append(f"{c['segment']} / {c['channel']} / {c['program']}: {'; '.join(c['flag'])}")
