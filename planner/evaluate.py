@@ -174,9 +174,16 @@ def constraint_table(ix: Index, rows: FrozenRows, spend: Float, cust: Float, dua
     den = rows.denominators(spend, cust)
     with np.errstate(divide="ignore", invalid="ignore"):
         actual = np.where(np.abs(den) > 1e-12, (act - rows.rhs + rows.limit * den) / den, np.nan)
+    limit = rows.limit.copy()
+    risk = np.array(rows.kind, dtype=object) == "at_risk"
+    if risk.any():  # report saved customers against the customers at risk under this plan
+        sel = risk[rows.e_row] & (rows.e_cust > 0)
+        saved = np.bincount(rows.e_row[sel], weights=rows.e_cust[sel] * cust[rows.e_kt[sel]], minlength=len(rows))
+        limit = np.where(risk, rows.rhs + (saved - act), limit)
+        actual = np.where(risk, saved, actual)
     sense = rows.sense
-    slack = np.where(sense == "<=", rows.limit - actual, np.where(sense == ">=", actual - rows.limit,
-                                                                  -np.abs(actual - rows.limit)))
+    slack = np.where(sense == "<=", limit - actual, np.where(sense == ">=", actual - limit,
+                                                             -np.abs(actual - limit)))
     per_limit = dual * den
     shadow = np.where(sense == ">=", -per_limit, per_limit)
     lp_act = act if lp_activity is None else lp_activity[: len(rows)]
@@ -187,7 +194,7 @@ def constraint_table(ix: Index, rows: FrozenRows, spend: Float, cust: Float, dua
     unit = "spend saved" if obj == "min_spend" else obj.replace("_", " ")
     frame = pd.DataFrame({
         "name": np.array(rows.name, dtype=object), "metric": np.array(rows.metric, dtype=object),
-        "sense": sense, "limit": rows.limit, "actual": actual, "slack": slack,
+        "sense": sense, "limit": limit, "actual": actual, "slack": slack,
         "binding": binding, "shadow_price": np.where(binding, shadow, 0.0), "kind": np.array(rows.kind, dtype=object),
     })[keep].reset_index(drop=True)
     frame["meaning"] = [

@@ -139,10 +139,21 @@ class Index:
     def kt_discount(self) -> Float:
         return self.discount[self.kt_t]
 
-    def spend_cap(self) -> Float:
-        """Most that can be spent in each cell in one period (the chord domain X_k)."""
+    def spend_cap(self, *, relaxed: bool = False) -> Float:
+        """Most that can be spent in each cell in one period (the chord domain X_k).
+
+        ``relaxed`` ignores the budgets and channel/segment bounds (all rows of the LP, so
+        they still hold) and allows for every minimum: the domain infeasibility analysis
+        needs to see how far a budget would have to rise.
+        """
         sc = self.scenario
         st = sc.settings
+        if relaxed:
+            mins = [c.min_spend or 0 for c in sc.channels] + [s.min_spend or 0 for s in sc.segments]
+            mins += [abs(k.value) for k in sc.constraints if k.metric == "spend"]
+            mins += [(c.current_spend or 0) for c in sc.channels]
+            return np.minimum(np.full(self.K, st.total_budget + sum(mins)),
+                              _arr([c.max_spend for c in sc.curves], np.inf))
         cap = np.full(self.K, float(st.total_budget))
         budgets = [p.budget for p in sc.periods]
         if all(b is not None for b in budgets):

@@ -196,7 +196,10 @@ class Optimizer:
                     message=sol.message, run_info=info)
         plan.summary = {"status": plan.status}
         if sol.status == "infeasible":
-            plan.conflicts = explain_infeasible(model, self.time_limit)
+            wide = chord_bands(self.ix.curves, self.ix.spend_cap(relaxed=True), scen.settings.pwl_tolerance)
+            wide_model = build_model(self.ix, wide, self.rows, self.n_aux)
+            self._set_budget(wide_model, model.lp.row_upper[0])
+            plan.conflicts = explain_infeasible(wide_model, self.time_limit)
             plan.message = "No plan meets every constraint. " + " ".join(c.message for c in plan.conflicts)
         return plan
 
@@ -240,7 +243,9 @@ def _check(model: Model, sol: Solution, time_limit: float) -> Solution:
     """Apply solve()'s feasibility check to a session solve."""
     from planner.solve import max_violation
 
-    if sol.x is not None and max_violation(model.lp, sol.x) > 1e-5:
+    if sol.x is not None:
+        sol.x = np.clip(sol.x, model.lp.col_lower, model.lp.col_upper)
+    if sol.x is not None and max_violation(model.lp, sol.x) > 1e-6:
         sol.x = None
         sol.status = "time_limit" if sol.status == "time_limit" else "error"
         sol.message = "the solver's answer breaks a constraint"
@@ -258,7 +263,7 @@ def greedy_exact(model: Model) -> bool:
     if any(k not in ("budget", "prospects", "at_risk") for k in rows.kind):
         return False
     # caps must be provably slack: the most each could see is below the cap
-    most = ix.customers(model.ix.kt_t * 0 + np.repeat(_cap_of(model), 1)[ix.kt_cell])
+    most = ix.customers(_cap_of(model)[ix.kt_cell])
     acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
     won = np.bincount(ix.kt_seg[acq], weights=most[acq], minlength=ix.S)
     if (won > ix.prospects).any():
