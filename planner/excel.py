@@ -267,6 +267,10 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
         ws.freeze_panes = f"A{placed[0].header_row + 1}"
     for col, w in widths.items():
         ws.column_dimensions[get_column_letter(col)].width = max(9, min(60, w + 2))
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
     ncols = max((len(p.columns) for p in placed), default=1)
     for i, chart in enumerate(spec.charts):
         if 0 <= chart.block < len(placed):
@@ -326,6 +330,8 @@ def _add_chart(ws: Worksheet, spec: ChartSpec, at: _Placed, anchor: str) -> None
             col = at.columns.index(y) + 1
             chart.add_data(Reference(ws, min_col=col, min_row=at.header_row, max_row=at.last_row), titles_from_data=True)
         chart.set_categories(Reference(ws, min_col=xcol, min_row=at.first_row, max_row=at.last_row))
+    if len(ys) == 1:
+        chart.legend = None
     chart.title = spec.title
     chart.x_axis.title = spec.x_title or spec.x
     chart.y_axis.title = spec.y_title or None
@@ -348,12 +354,22 @@ def _check_target(path: str | Path, source: Path | None, in_place: bool) -> Path
     return out
 
 
+def _mode_for(path: Path) -> int:
+    """Permissions of the file being replaced, else the default for a new file."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save(wb: Workbook, path: Path) -> None:
     """Save ``wb`` to a temporary file next to ``path``, then rename it over ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     os.close(fd)
     try:
         wb.save(tmp)
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"{path}: cannot be written ({exc})") from None
@@ -381,8 +397,8 @@ def write_sheets(
     list of str
         Warnings about content of ``source`` that the copy loses.
     """
+    out = _check_target(path, Path(source) if source is not None else None, in_place)
     src = _open_checked(source) if source is not None and not results_only else None
-    out = _check_target(path, src, in_place)
     warnings: list[str] = []
     if src is None:
         wb = openpyxl.Workbook()
