@@ -47,14 +47,15 @@ class SolverFailed(click.ClickException):
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
+def user_errors(writes: bool = True) -> Iterator[None]:
     """Turn the library's domain errors into click errors; anything else is a bug."""
+    tail = "\nNothing was written." if writes else ""
     try:
         yield
     except SolverError as exc:
-        raise SolverFailed(str(exc)) from None
+        raise SolverFailed(f"{exc}{tail}") from None
     except PlannerError as exc:
-        raise InvalidInput(f"{exc}\nNothing was written.") from None
+        raise InvalidInput(f"{exc}{tail}") from None
 
 
 def _module(name: str) -> Any:
@@ -93,11 +94,12 @@ def scenario_option(f: Callable[..., Any]) -> Callable[..., Any]:
 INPUT = click.Path(dir_okay=False, path_type=Path)
 
 
-def load(path: Path, scenario_name: str | None = None, solver: str | None = None) -> Scenario:
+def load(path: Path, scenario_name: str | None = None, solver: str | None = None,
+         writes: bool = True) -> Scenario:
     """Read (and optionally transform) the scenario, or exit 1 with every located problem."""
     from planner import whatif, workbook
 
-    with user_errors():
+    with user_errors(writes):
         scenario = workbook.read_scenario(str(path))
         if scenario_name:
             scenario = whatif.apply_scenario(scenario, scenario_name)
@@ -187,6 +189,7 @@ _HEADLINES = [
     ("blended_cac", "Blended CAC", "money"), ("cost_per_retained", "Cost per retained", "money"),
     ("unspent_budget", "Unspent budget", "money"),
     ("budget_shadow_price", "Budget shadow price", "ratio"),
+    ("marginal_roi_of_budget", "Marginal ROI of budget", "ratio"),
     ("optimality_gap_bound", "Optimality gap bound", "money"),
 ]
 
@@ -200,7 +203,7 @@ def fmt(value: Any, kind: str = "number", currency: str = "") -> str:
     if not math.isfinite(x):
         return "-"
     if kind == "money":
-        return f"{x:,.0f} {currency}".rstrip()
+        return f"{x:,.{2 if abs(x) < 100 else 0}f} {currency}".rstrip()
     if kind == "ratio":
         return f"{x:,.2f}"
     return f"{x:,.0f}"
@@ -249,7 +252,7 @@ def plan_summary(plan: Plan, top: int = 10) -> str:
 # --------------------------------------------------------------------------- commands
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="planner", context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="planner", prog_name="planner")
 def main() -> None:
     """Allocate acquisition and retention budgets to maximise discounted customer value.
@@ -261,8 +264,13 @@ def main() -> None:
       planner template my_plan.xlsx
       planner optimize my_plan.xlsx -o my_plan_results.xlsx
 
-    Exit codes: 0 success, 1 invalid input (nothing written), 2 usage,
-    3 infeasible (nothing written), 4 solver failure.
+    \b
+    Exit codes:
+      0 success
+      1 invalid input (every problem is listed; nothing written)
+      2 usage
+      3 infeasible (what must move is listed; nothing written)
+      4 solver failure
     """
 
 
@@ -278,21 +286,11 @@ def template(output: Path) -> None:
     Example:
       planner template my_plan.xlsx
     """
-    writer = _template_writer()
+    from planner import workbook
+
     with user_errors():
-        result = writer(str(output))
+        result = workbook.write_template(str(output))
     report_written(result, output, quiet=False)
-
-
-def _template_writer() -> Callable[[str], Any]:
-    for name in ("planner.template", "planner.workbook", "planner.excel"):
-        try:
-            module = _module(name)
-        except ModuleNotFoundError:
-            continue
-        if hasattr(module, "write_template"):
-            return module.write_template  # type: ignore[no-any-return]
-    raise RuntimeError("planner has no write_template function")  # a packaging bug
 
 
 @main.command()
@@ -310,10 +308,10 @@ def validate(input_path: Path) -> None:
     """
     from planner import whatif
 
-    scenario = load(input_path)
+    scenario = load(input_path, writes=False)
     issues = whatif.check_scenarios(scenario)
     if issues:
-        with user_errors():
+        with user_errors(writes=False):
             raise ScenarioError(issues)
     names = whatif.scenario_names(scenario)
     click.echo(

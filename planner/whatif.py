@@ -656,13 +656,15 @@ def frontier(
     for i, budget in enumerate(budgets):
         plan = run(float(budget))
         plans.append(plan)
-        dual = _figure(plan, "budget_shadow_price")
+        mroi = _figure(plan, "marginal_roi_of_budget")
+        if math.isnan(mroi) and objective in offset:
+            mroi = offset[objective] + _figure(plan, "budget_shadow_price")
         rows.append({
             "budget": float(budget),
             "spend": _figure(plan, "total_spend"),
             "value": _figure(plan, "total_value"),
             "net_value": _figure(plan, "net_value"),
-            "marginal_roi": offset[objective] + abs(dual) if objective in offset else math.nan,
+            "marginal_roi": mroi if objective in offset else math.nan,
             "new_customers": _figure(plan, "new_customers"),
             "retained_customers": _figure(plan, "retained_customers"),
             "status": plan.status,
