@@ -152,7 +152,7 @@ class Index:
             mins = [c.min_spend or 0 for c in sc.channels] + [s.min_spend or 0 for s in sc.segments]
             mins += [abs(k.value) for k in sc.constraints if k.metric == "spend"]
             mins += [(c.current_spend or 0) for c in sc.channels]
-            return np.minimum(np.full(self.K, st.total_budget + sum(mins)),
+            return np.minimum(np.full(self.K, 10.0 * (st.total_budget + sum(mins)) + 1.0),
                               _arr([c.max_spend for c in sc.curves], np.inf))
         cap = np.full(self.K, float(st.total_budget))
         budgets = [p.budget for p in sc.periods]
