@@ -112,16 +112,32 @@ def _fit_family(name: str, u: np.ndarray, v: np.ndarray, starts: int = 3) -> tup
     amp = np.clip(gv / np.maximum(gg, 1e-300), *_A_BOUNDS)
     rss = ((amp[:, None] * basis - v) ** 2).sum(axis=1)
     lo, hi = _bounds(name)
+    # optimise ln a and ln b (scale-free steps, fast travel towards the bounds), s as is
+    nlog = 1 if name == "power" else 2
+    to_p = np.ones(len(lo), dtype=bool)
+    to_p[nlog:] = False
+
+    def unpack(t: np.ndarray) -> np.ndarray:
+        return np.where(to_p, np.exp(np.where(to_p, t, 0.0)), t)
+
+    def resid(t: np.ndarray) -> np.ndarray:
+        return model(tuple(unpack(t)), u, False)[0] - v
+
+    def jac(t: np.ndarray) -> np.ndarray:
+        p = unpack(t)
+        return model(tuple(p), u, True)[1] * np.where(to_p, p, 1.0)
+
+    tlo = np.where(to_p, np.log(lo), lo)
+    thi = np.where(to_p, np.log(hi), hi)
     best_p, best_rss = np.r_[amp[0], grid[0]], np.inf
     for g in np.argsort(rss)[:starts]:
         p0 = np.clip(np.r_[amp[g], grid[g]], np.array(lo) * 1.0001, np.array(hi) / 1.0001)
+        t0 = np.where(to_p, np.log(p0), p0)
         with np.errstate(all="ignore"):
-            res = least_squares(lambda p: model(tuple(p), u, False)[0] - v, p0,
-                                jac=lambda p: model(tuple(p), u, True)[1],
-                                bounds=(lo, hi), method="trf", x_scale="jac")
+            res = least_squares(resid, t0, jac=jac, bounds=(tlo, thi), method="trf", max_nfev=200)
         r = float((res.fun**2).sum())
         if np.isfinite(r) and r < best_rss:
-            best_p, best_rss = res.x, r
+            best_p, best_rss = unpack(res.x), r
     return best_p, best_rss
 
 
@@ -151,9 +167,8 @@ def _fit_cell(x: np.ndarray, y: np.ndarray) -> tuple[list[dict], str, str]:
             a, b, s = A * Y, X, rest[0]
         else:
             a, b, s = A * Y, rest[0] * X, (rest[1] if name == "hill" else np.nan)
-        lo, hi = _bounds(name)
-        edge = bool(np.any(np.isclose(p[:2], np.array(hi[:2]), rtol=1e-3)))
-        edge |= name == "power" and s >= 1 - 1e-6
+        # saturation never reached in the data: b at its upper bound, or a power curve with s = 1
+        edge = bool(p[1] >= _B_BOUNDS[1] * 0.999) if name != "power" else s >= 0.999
         rss = max(rss_s, floor) * Y**2
         fits.append({"curve": name, "a": a, "b": b, "shape": s, "rss": rss,
                      "aicc": aicc(rss, n, k), "aic": _aic(rss, n, k), "k": k, "linear_edge": edge})
@@ -313,8 +328,8 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
             if n_distinct < MIN_DISTINCT_SPENDS:
                 flags.append(f"too few points: {n_distinct} distinct spends (< {MIN_DISTINCT_SPENDS})")
             if f["linear_edge"]:
-                flags.append("no saturation seen: the curve is nearly linear over the observed "
-                             "spends; do not extrapolate beyond max_spend")
+                flags.append("no saturation seen over the observed spends: the curve's scale is "
+                             "an extrapolation; do not raise max_spend")
         if ((x == 0) & (y > 0)).any():
             flags.append("customers at zero spend (organic baseline) are not modelled by the curve")
         rows.append(row | {"flag": flags})

@@ -18,6 +18,7 @@ as independent (a customer in both is not paired), which is conservative when th
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -151,7 +152,7 @@ def measure_uplift(
         bad.append(Issue("Settings", None, "annual_discount_rate", annual_discount_rate, "is not >= 0"))
     if bad:
         raise ScenarioError(bad)
-    samples, warnings, spans = {}, [], {}
+    samples, warns, spans = {}, [], {}
     problems: list[Issue] = []
     for name, tx in (("Before", before), ("After", after)):
         try:
@@ -161,7 +162,7 @@ def measure_uplift(
             problems += exc.issues
             continue
         samples[name] = cust
-        warnings += [f"{name.lower()}: {w}" for w in warn]
+        warns += [f"{name.lower()}: {w}" for w in warn]
         spans[name] = f"{labels[0]} to {labels[-1]} ({len(labels)} periods)"
     if problems:
         raise ScenarioError(problems)
@@ -181,9 +182,10 @@ def measure_uplift(
             boot[name] = _metrics(_boot_sums(stats, int(n_boot), rng), delta)
         if min(n.values()) == 0:
             missing = "before" if n["Before"] == 0 else "after"
-            warnings.append(f"segment {label!r} has no customers {missing}")
+            warns.append(f"segment {label!r} has no customers {missing}")
         diff = boot["After"] - boot["Before"]
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no interval
             ok = np.isfinite(diff).mean(axis=0)
             lo = np.nanquantile(np.where(np.isfinite(diff), diff, np.nan), alpha, axis=0)
             hi = np.nanquantile(np.where(np.isfinite(diff), diff, np.nan), 1 - alpha, axis=0)
@@ -201,7 +203,7 @@ def measure_uplift(
     settings = {"n_boot": int(n_boot), "seed": seed, "confidence": confidence,
                 "annual_discount_rate": annual_discount_rate,
                 "before_periods": spans["Before"], "after_periods": spans["After"]}
-    return UpliftReport(table, warnings, settings)
+    return UpliftReport(table, warns, settings)
 
 
 def uplift_workbook(before_path: str, after_path: str, out_path: str, **kw: object) -> UpliftReport:
