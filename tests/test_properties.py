@@ -1,0 +1,88 @@
+"""Properties that must hold for any scenario (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from planner.optimize import Optimizer, optimize
+from planner.scenario import Channel, ConstraintRow, Curve, Period, Scenario, Segment, Settings
+
+KINDS = ["saturation", "hill", "log", "power", "linear"]
+
+
+@st.composite
+def scenarios(draw, with_constraints: bool = True):
+    n_seg = draw(st.integers(1, 3))
+    n_ch = draw(st.integers(1, 3))
+    n_per = draw(st.integers(1, 3))
+    budget = draw(st.floats(1_000, 500_000))
+    segs = [Segment(segment=f"S{i}", customers=draw(st.floats(0, 50_000)),
+                    prospects=draw(st.one_of(st.none(), st.floats(10, 5_000))),
+                    margin_per_period=draw(st.floats(1, 200)), retention_rate=draw(st.floats(0, 0.95)),
+                    referral_rate=draw(st.floats(0, 0.3)))
+            for i in range(n_seg)]
+    chans = [Channel(channel=f"C{j}", cost_per_contact=draw(st.floats(0.05, 5))) for j in range(n_ch)]
+    curves = []
+    for i in range(n_seg):
+        for j in range(n_ch):
+            for prog in ("acquisition", "retention"):
+                if not draw(st.booleans()):
+                    continue
+                kind = draw(st.sampled_from(KINDS))
+                curves.append(Curve(segment=f"S{i}", channel=f"C{j}", program=prog, curve=kind,
+                                    a=draw(st.floats(10, 5_000)), b=draw(st.floats(100, 100_000)),
+                                    shape=draw(st.floats(0.3, 1.0))))
+    assume(curves)
+    cons = []
+    if with_constraints:
+        for k in range(draw(st.integers(0, 4))):
+            metric = draw(st.sampled_from(["spend", "share", "cac", "roi", "new_customers",
+                                           "contacts_per_customer", "value"]))
+            sense = "<=" if metric in ("spend", "share", "cac", "contacts_per_customer", "new_customers") else ">="
+            value = {"spend": draw(st.floats(0, budget)), "share": draw(st.floats(0.05, 1)),
+                     "cac": draw(st.floats(1, 1000)), "roi": draw(st.floats(0, 5)),
+                     "new_customers": draw(st.floats(0, 5000)), "contacts_per_customer": draw(st.floats(0.1, 10)),
+                     "value": draw(st.floats(0, 1e5))}[metric]
+            channel = draw(st.sampled_from([None, "each"] + [f"C{j}" for j in range(n_ch)]))
+            cons.append(ConstraintRow(name=f"k{k}", metric=metric, sense=sense, value=value, channel=channel))
+    return Scenario(
+        settings=Settings(total_budget=budget, periods_per_year=4, annual_discount_rate=draw(st.floats(0, 0.3)),
+                          objective=draw(st.sampled_from(["net_value", "value"]))),
+        periods=[Period(period=f"P{t}", seasonality=draw(st.floats(0.5, 1.5))) for t in range(n_per)],
+        segments=segs, channels=chans, curves=curves, constraints=cons,
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(sc=scenarios(), mult=st.floats(1.1, 3.0))
+def test_more_budget_never_lowers_value(sc, mult):
+    opt = Optimizer(sc, max_budget=sc.settings.total_budget * mult)
+    small = opt.run()
+    assume(small.ok)
+    big = opt.run(total_budget=sc.settings.total_budget * mult)
+    assert big.ok
+    key = "total_value" if sc.settings.objective == "value" else "net_value"
+    # allow the certified approximation gap of the smaller plan
+    slack = small.summary["optimality_gap_bound"] + 1e-6 * (1 + abs(small.summary[key]))
+    assert big.summary[key] >= small.summary[key] - slack
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(sc=scenarios())
+def test_plan_never_breaks_a_constraint(sc):
+    plan = optimize(sc)
+    assume(plan.ok)
+    c = plan.constraints
+    tol = sc.settings.pwl_tolerance
+    # spend-only rows hold exactly; rows on customers may see the chords' tolerance
+    spend_rows = c["metric"].isin(["spend", "share"]) & (c["kind"] != "at_risk")
+    scale = 1 + c["limit"].abs()
+    hard = c[spend_rows]
+    assert (hard["slack"] >= -1e-6 * scale[spend_rows]).all(), hard[hard["slack"] < 0]
+    soft = c[~spend_rows & c["slack"].notna()]
+    assert (soft["slack"] >= -2 * tol * (1 + soft["limit"].abs() + soft["actual"].abs())).all(), soft
+    assert plan.summary["total_spend"] <= sc.settings.total_budget * (1 + 1e-9)
+    alloc = plan.allocation
+    assert (alloc["spend"] >= 0).all() and np.isfinite(alloc["value"]).all()
