@@ -30,7 +30,7 @@ from planner.value import lifetime_value, period_rate
 
 METRICS = ("retention_rate", "orders_per_period", "aov", "margin_per_period", "clv")
 _SUMS = ["stayed", "at_risk", "orders", "amount", "margin", "active_periods"]
-_CHUNK = 2_000_000  # resampling weights held in memory at once
+_CHUNK = 2_000_000  # resampled customer indices held in memory at once (16 MB)
 
 
 @dataclass
@@ -88,11 +88,12 @@ def _boot_sums(stats: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.n
         out[:] = np.nan
         return out
     step = max(1, _CHUNK // n)
+    cols = [np.ascontiguousarray(stats[:, k]) for k in range(stats.shape[1])]
     for lo in range(0, n_boot, step):
         b = min(step, n_boot - lo)
-        idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
-        weights = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n)
-        out[lo:lo + b] = weights @ stats
+        idx = rng.integers(0, n, size=(b, n))
+        for k, col in enumerate(cols):  # 1-D gathers: faster than a (b, n, k) gather or BLAS
+            out[lo:lo + b, k] = col[idx].sum(axis=1)
     return out
 
 
