@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import importlib
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -391,11 +392,14 @@ def _optimize_module() -> Any:
     return importlib.import_module("planner.optimize")
 
 
-def _solver(scenario: Scenario, reuse: bool) -> Callable[[float | None], Plan]:
+def _solver(scenario: Scenario, reuse: bool, top: float) -> Callable[[float | None], Plan]:
     """``run(total_budget)``: the built model re-used when the optimiser offers it."""
     module = _optimize_module()
     optimizer = getattr(module, "Optimizer", None)
     if reuse and optimizer is not None:
+        if "max_budget" in inspect.signature(optimizer).parameters:
+            # chords must cover what the largest budget can spend in a cell
+            return optimizer(scenario, max_budget=top).run
         return optimizer(scenario).run
 
     def run(total_budget: float | None = None) -> Plan:
@@ -648,7 +652,7 @@ def frontier(
     started = time.perf_counter()
     module = _optimize_module()
     reused = reuse and getattr(module, "Optimizer", None) is not None
-    run = _solver(scenario, reuse)
+    run = _solver(scenario, reuse, top)
     objective = scenario.settings.objective
     offset = {"net_value": 1.0, "target_mroi": scenario.settings.target_mroi, "value": 0.0}
     rows, plans = [], []
