@@ -177,11 +177,20 @@ def _fit_cell(x: np.ndarray, y: np.ndarray) -> tuple[list[dict], str, str]:
     return fits, chosen, crit
 
 
+def _excel_rows(df: pd.DataFrame) -> np.ndarray:
+    """Excel rows of ``df``: the index itself when it holds Excel rows
+    (:func:`planner.workbook.read_table` names it ``row``), else index + 2 (header on row 1)."""
+    idx = df.index
+    if not pd.api.types.is_integer_dtype(idx):
+        return np.arange(len(df)) + 2
+    return idx.to_numpy(dtype=np.int64) + (0 if idx.name == "row" else 2)
+
+
 def _clean_history(history: pd.DataFrame) -> pd.DataFrame:
     sheet = "History"
     if not isinstance(history, pd.DataFrame):
         raise ScenarioError([Issue(sheet, None, None, None, "is not a table")])
-    df = history.rename(columns=lambda c: str(c).strip().lower())
+    df = history.rename(columns=lambda c: "_".join(str(c).strip().lower().split()))
     need = ("segment", "channel", "program", "spend", "customers")
     issues = [Issue(sheet, None, c, None, f"column is missing (expected {', '.join(need)}, period)")
               for c in need if c not in df.columns]
@@ -191,10 +200,13 @@ def _clean_history(history: pd.DataFrame) -> pd.DataFrame:
         raise ScenarioError([Issue(sheet, None, None, None, "has no rows")])
     out = pd.DataFrame(index=df.index)
 
+    xr = _excel_rows(df)
+
     def report(bad: np.ndarray, col: str, expected: str) -> None:
         for r in np.flatnonzero(bad)[: max(0, MAX_ISSUES - len(issues))]:
             val = df[col].iloc[r]
-            issues.append(Issue(sheet, int(df.index[r]) + 2, col, None if pd.isna(val) else val, expected))
+            val = val.item() if isinstance(val, np.generic) else val
+            issues.append(Issue(sheet, int(xr[r]), col, None if pd.isna(val) else val, expected))
 
     for col in ("segment", "channel", "program"):
         txt = df[col].astype(str).str.strip()
@@ -210,7 +222,7 @@ def _clean_history(history: pd.DataFrame) -> pd.DataFrame:
         report(~np.isfinite(num) | (num < 0), col, "is not a number >= 0")
         out[col] = num
     out["period"] = (df["period"].astype(str) if "period" in df.columns
-                     else pd.Series(df.index + 2, index=df.index).map("row {}".format))
+                     else pd.Series(xr, index=df.index).astype(str).radd("row "))
     if issues:
         if len(issues) >= MAX_ISSUES:
             issues.append(Issue(sheet, None, None, None, f"has more problems (first {MAX_ISSUES} shown)"))

@@ -126,24 +126,35 @@ def period_label(pidx: int, ppy: int) -> str:
     return {1: f"{year}", 2: f"{year}H{k + 1}", 4: f"{year}Q{k + 1}", 12: f"{year}-{k + 1:02d}"}[ppy]
 
 
+def excel_rows(df: pd.DataFrame) -> np.ndarray:
+    """Excel rows of ``df``: the index itself when it holds Excel rows
+    (:func:`planner.workbook.read_table` names it ``row``), else index + 2 (header on row 1)."""
+    idx = df.index
+    if not pd.api.types.is_integer_dtype(idx):
+        return np.arange(len(df)) + 2
+    return idx.to_numpy(dtype=np.int64) + (0 if idx.name == "row" else 2)
+
+
 def _issue_rows(issues: list[Issue], df: pd.DataFrame, bad: np.ndarray, sheet: str, column: str,
                 values: pd.Series, expected: str) -> None:
-    rows = np.flatnonzero(bad)
+    rows, xr = np.flatnonzero(bad), excel_rows(df)
     for r in rows[: max(0, MAX_ISSUES - len(issues))]:
         v = values.iloc[r]
-        issues.append(Issue(sheet, int(df.index[r]) + 2, column, None if pd.isna(v) else v, expected))
+        v = v.item() if isinstance(v, np.generic) else v
+        issues.append(Issue(sheet, int(xr[r]), column, None if pd.isna(v) else v, expected))
 
 
 def clean_transactions(tx: pd.DataFrame, sheet: str = "Transactions") -> pd.DataFrame:
     """Validated copy of a transactions table with typed columns.
 
-    Headers are matched case-insensitively after trimming.  Every bad cell becomes a
-    located :class:`Issue` (Excel row = index + 2); all of them are raised together as one
+    Headers are matched case-insensitively after trimming (inner spaces read as ``_``).
+    Numeric dates are Excel serial numbers.  Every bad cell becomes a located
+    :class:`Issue` (Excel row: see :func:`excel_rows`); all are raised together as one
     :class:`ScenarioError`.
     """
     if not isinstance(tx, pd.DataFrame):
         raise ScenarioError([Issue(sheet, None, None, None, "is not a table")])
-    df = tx.rename(columns=lambda c: str(c).strip().lower())
+    df = tx.rename(columns=lambda c: "_".join(str(c).strip().lower().split()))
     issues = [Issue(sheet, None, c, None, "column is missing (expected customer_id, date, amount)")
               for c in ("customer_id", "date", "amount") if c not in df.columns]
     if issues:
@@ -160,7 +171,9 @@ def clean_transactions(tx: pd.DataFrame, sheet: str = "Transactions") -> pd.Data
     _issue_rows(issues, df, blank, sheet, "customer_id", df["customer_id"], "is required")
     out["customer_id"] = cid
     date = df["date"]
-    if not pd.api.types.is_datetime64_any_dtype(date):
+    if pd.api.types.is_numeric_dtype(date) and not pd.api.types.is_bool_dtype(date):
+        date = pd.to_datetime(date, errors="coerce", unit="D", origin="1899-12-30")  # Excel serials
+    elif not pd.api.types.is_datetime64_any_dtype(date):
         date = pd.to_datetime(date, errors="coerce", format="mixed")
     _issue_rows(issues, df, date.isna().to_numpy(), sheet, "date", df["date"], "is not a date")
     out["date"] = date

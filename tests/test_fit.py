@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from planner.errors import ScenarioError
-from planner.fit import CURVE_COLUMNS, aicc, fit_history
+from planner.fit import CURVE_COLUMNS, aicc, fit_history, fit_workbook
 from planner.scenario import Curve
 
 TRUTH = {
@@ -172,3 +172,26 @@ def test_sheets_describe_curves_and_charts() -> None:
         assert block.frame["customers"].notna().sum() == 15
         assert block.frame["spend"].is_monotonic_increasing
     assert fams.blocks[0].frame["chosen"].sum() == 2
+
+
+def test_fit_workbook_round_trip(tmp_path) -> None:
+    from planner.tables import SheetSpec, TableBlock
+    from planner.workbook import read_table, write_sheets
+
+    h = pd.concat([history("saturation", 0), history("log", 1, channel="Search")])
+    h.columns = [c.title() for c in h.columns]  # headers are case-insensitive
+    src, out = tmp_path / "history.xlsx", tmp_path / "fitted.xlsx"
+    write_sheets([SheetSpec("History", [TableBlock(h.reset_index(drop=True))])], src)
+    rep = fit_workbook(str(src), str(out))
+    curves = read_table(out, "Curves")
+    assert curves["curve"].tolist() == rep.curves["curve"].tolist()
+    assert curves["b"].tolist() == pytest.approx(rep.curves["b"].tolist())
+    assert read_table(out, "Fit Families")["chosen"].sum() == 2
+
+    bad = h.reset_index(drop=True)
+    bad.loc[3, "Spend"] = -1.0  # Excel row 5
+    write_sheets([SheetSpec("History", [TableBlock(bad)])], src)
+    with pytest.raises(ScenarioError) as exc:
+        fit_workbook(str(src), str(tmp_path / "never.xlsx"))
+    assert [(i.sheet, i.row, i.column, i.value) for i in exc.value.issues] == [("History", 5, "spend", -1.0)]
+    assert not (tmp_path / "never.xlsx").exists()

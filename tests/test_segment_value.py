@@ -151,3 +151,26 @@ def test_bad_arguments_and_missing_columns() -> None:
     with pytest.raises(ScenarioError) as exc:
         segment_values(tx.drop(columns=["amount", "date"]))
     assert {i.column for i in exc.value.issues} == {"amount", "date"}
+
+
+def test_value_workbook_from_csv_and_xlsx(tmp_path) -> None:
+    from planner.segment_value import value_workbook
+    from planner.tables import SheetSpec, TableBlock
+    from planner.workbook import read_table, write_sheets
+
+    tx = pd.concat([simulate(800, 0.6, seed=9, segment="A"), simulate(800, 0.8, seed=10, segment="B", id0=5000)])
+    csv, out = tmp_path / "tx.csv", tmp_path / "segments.xlsx"
+    tx.assign(date=tx["date"].dt.strftime("%Y-%m-%d")).to_csv(csv, index=False)
+    rep = value_workbook(str(csv), str(out), periods_per_year=4, segments="given")
+    back = read_table(out, "Segments")
+    assert back["segment"].tolist() == ["A", "B"]
+    assert back["retention_rate"].tolist() == pytest.approx(rep.table["retention_rate"].tolist())
+    assert back["retention_rate"].tolist() == pytest.approx([0.6, 0.8], abs=0.05)
+
+    xlsx = tmp_path / "tx.xlsx"
+    bad = tx.reset_index(drop=True).head(20).astype({"amount": object})
+    bad.loc[4, "amount"] = "n/a"  # Excel row 6
+    write_sheets([SheetSpec("Transactions", [TableBlock(bad)])], xlsx)
+    with pytest.raises(ScenarioError) as exc:
+        value_workbook(str(xlsx), str(tmp_path / "never.xlsx"))
+    assert [(i.sheet, i.row, i.column) for i in exc.value.issues] == [("Transactions", 6, "amount")]

@@ -127,3 +127,20 @@ def test_bad_input_is_located_in_both_samples() -> None:
     assert got == {("Before", 2, "amount"), ("After", 5, "date")}
     with pytest.raises(ScenarioError, match="confidence"):
         measure_uplift(simulate(50, 0.6, seed=1), simulate(50, 0.6, seed=2), confidence=95)
+
+
+def test_uplift_workbook(tmp_path) -> None:
+    import openpyxl
+
+    from planner.uplift import uplift_workbook
+
+    b, a = tmp_path / "before.csv", tmp_path / "after.csv"
+    simulate(400, 0.6, seed=16).to_csv(b, index=False)
+    simulate(400, 0.8, seed=17).to_csv(a, index=False)
+    rep = uplift_workbook(str(b), str(a), str(tmp_path / "uplift.xlsx"), n_boot=50, seed=3)
+    assert rep.settings["seed"] == 3
+    ws = openpyxl.load_workbook(tmp_path / "uplift.xlsx")["Uplift"]
+    cells = [v for r in ws.iter_rows(values_only=True) for v in r if isinstance(v, str)]
+    assert cells.count("higher after: 95% interval excludes zero") >= 2  # retention and CLV
+    assert "not distinguishable from zero (95% interval contains 0)" in cells
+    assert len(ws._charts) == 1
