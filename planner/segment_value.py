@@ -43,12 +43,14 @@ DEFINITIONS = (
 )
 RFM_RULE = (
     "RFM segments: each customer gets recency, frequency and monetary scores 1-3 by tertile "
-    "(3 = most recent, most orders, most margin). First matching rule wins: Champions "
-    "R+F+M >= 8; New F=1 and R=3; Loyal F+M >= 5 and R >= 2; At risk F+M >= 5 and R=1; "
-    "Lapsed R=1; Occasional otherwise. Segments describe each customer's state at as_of and "
-    "their rates are measured over the same customers' history, so recency-based segments are "
-    "selected on the outcome (e.g. single-order New customers show no retention): use them to "
-    "describe, and prefer behaviour-based given segments to plan."
+    "(3 = most recent, most orders, most margin). First matching rule wins: New = first "
+    "purchase in the last complete period; Champions R+F+M >= 8; Loyal F+M >= 5 and R >= 2; "
+    "At risk F+M >= 5 and R = 1; Lapsed R = 1; Occasional otherwise. New customers cannot show "
+    "a transition yet: their retention is the share of all customers who stayed past their "
+    "first period. The other segments describe each customer's state at as_of and their rates "
+    "are measured over the same customers' history, so they are selected on the outcome "
+    "(Champions look loyal partly because they stayed): use them to describe, and prefer "
+    "behaviour-based given segments to plan."
 )
 
 
@@ -283,21 +285,24 @@ def _per_customer(t: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def rfm_segments(customers: pd.DataFrame) -> pd.DataFrame:
+def rfm_segments(customers: pd.DataFrame, last_period: int | None = None) -> pd.DataFrame:
     """Add ``r_score``, ``f_score``, ``m_score`` (1-3 by tertile) and an RFM ``segment``.
 
-    The rule is :data:`RFM_RULE`; ties share a score.
+    The rule is :data:`RFM_RULE`; ties share a score.  ``last_period`` is the number of
+    the last complete period (default: the latest ``last`` of any customer).
     """
     def score(v: pd.Series) -> np.ndarray:
         pct = v.rank(pct=True, method="average").to_numpy()
         return 1 + (pct > 1 / 3 + 1e-9).astype(int) + (pct > 2 / 3 + 1e-9).astype(int)
 
     c = customers.copy()
+    end = int(c["last"].max()) if last_period is None else last_period
     r, f, m = score(-c["recency_days"]), score(c["orders"]), score(c["margin"])
     c["r_score"], c["f_score"], c["m_score"] = r, f, m
+    new = (c["first"] == end).to_numpy()
     c["segment"] = np.select(
-        [r + f + m >= 8, (f == 1) & (r == 3), (f + m >= 5) & (r >= 2), (f + m >= 5) & (r == 1), r == 1],
-        ["Champions", "New", "Loyal", "At risk", "Lapsed"], default="Occasional")
+        [new, r + f + m >= 8, (f + m >= 5) & (r >= 2), (f + m >= 5) & (r == 1), r == 1],
+        ["New", "Champions", "Loyal", "At risk", "Lapsed"], default="Occasional")
     return c
 
 
@@ -363,10 +368,20 @@ def segment_values(
     if segments == "rfm":
         if "segment" in clean:
             warnings.append("the segment column is ignored: segments are derived from RFM scores")
-        cust = rfm_segments(cust)
+        cust = rfm_segments(cust, len(labels) - 1)
     elif "segment" not in clean:
         warnings.append("no segment column: every customer is in segment 'All'")
     table = summarise(cust)
+    if segments == "rfm":
+        # single-order recent customers have no observed transition: use the share of all
+        # customers who stayed past their first period
+        first = cust[cust["at_risk"] > 0]
+        r_first = float((first["stayed"] > 0).mean()) if len(first) else np.nan
+        gap = (table["segment"] == "New") & table["retention_rate"].isna()
+        if gap.any() and np.isfinite(r_first):
+            table.loc[gap, "retention_rate"] = r_first
+            warnings.append(f"segment 'New': retention not observable in-sample; using the share of "
+                            f"all customers who stayed past their first period ({r_first:.3f})")
     for row in table.itertuples(index=False):
         if not np.isfinite(row.retention_rate):
             warnings.append(f"segment {row.segment!r}: retention could not be estimated")

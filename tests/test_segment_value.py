@@ -94,7 +94,8 @@ def test_silent_periods_warn() -> None:
 
 def test_rfm_rule_and_segments() -> None:
     c = pd.DataFrame({"customer_id": list("abcdef"), "recency_days": [2, 3, 300, 400, 1, 200],
-                      "orders": [9, 10, 9, 1, 1, 2], "margin": [95.0, 80.0, 90.0, 5.0, 4.0, 20.0]})
+                      "orders": [9, 10, 9, 1, 1, 2], "margin": [95.0, 80.0, 90.0, 5.0, 4.0, 20.0],
+                      "first": [0, 0, 0, 1, 4, 2], "last": [4, 4, 1, 1, 4, 2]})
     got = rfm_segments(c).set_index("customer_id")
     # R: e,a=3 b,f=2 c,d=1; F: a,b,c=3 f=2 d,e=1; M: a,c=3 b,f=2 d,e=1
     assert got["r_score"].tolist() == [3, 2, 1, 1, 3, 2]
@@ -104,8 +105,11 @@ def test_rfm_rule_and_segments() -> None:
     rep = segment_values(simulate(3000, 0.7, seed=6, extra_orders=1.0), segments="rfm")
     assert set(rep.table["segment"]) <= {"Champions", "New", "Loyal", "At risk", "Lapsed", "Occasional"}
     assert rep.table["customers_ever"].sum() == 3000
-    champions = rep.table.set_index("segment").loc["Champions"]
-    assert champions["retention_rate"] > 0.8  # long-lived customers by construction
+    t = rep.table.set_index("segment")
+    assert t.loc["Champions", "retention_rate"] > 0.8  # long-lived customers by construction
+    # New (first order in the last period) cannot show a transition: first-period retention
+    assert t.loc["New", "retention_rate"] == pytest.approx(0.7, abs=0.04)
+    assert len(rep.segments()) == len(t)
     assert any("RFM" in n for n in rep.sheets()[1].notes)
 
 
