@@ -21,6 +21,8 @@ from planner.solve import HighsSession, Solution, solve
 #: refinement stops once no cell-period's spend moves more than this share of the budget
 REFINE_TOL = 1e-3
 MAX_REFINE_ROUNDS = 8
+#: relative certified gap the MIP path tightens its chord tolerance towards (DESIGN: 0.1 %)
+MIP_GAP_TARGET = 1e-3
 
 
 def optimize(scenario: Scenario, *, solver: str | None = None, time_limit: float | None = None) -> Plan:
@@ -34,7 +36,8 @@ def optimize(scenario: Scenario, *, solver: str | None = None, time_limit: float
         Overrides the scenario's ``solver`` setting.  ``auto`` uses the exact greedy fill
         when only the total budget can bind, HiGHS otherwise, and CBC if HiGHS fails.
     time_limit : float, optional
-        Seconds per solve; overrides ``time_limit_s``.
+        Seconds for the whole optimisation (every solve of the refinement); overrides
+        ``time_limit_s``.
 
     Returns
     -------
@@ -80,12 +83,14 @@ class Optimizer:
         self.rows, self.n_aux = build_rows(self.ix)
         self.build_seconds = time.perf_counter() - t0
         self._session: HighsSession | None = None
+        self._deadline = time.perf_counter() + self.time_limit
         self._model: Model | None = None
 
     # -----------------------------------------------------------------------------------
     def run(self, total_budget: float | None = None) -> Plan:
         """Solve (for ``total_budget`` if given, re-using the refined model) and evaluate."""
         started = datetime.now(UTC)
+        self._deadline = time.perf_counter() + self.time_limit
         ix, st = self.ix, self.scenario.settings
         budget = st.total_budget if total_budget is None else float(total_budget)
         if total_budget is not None and self._model is not None:
@@ -94,8 +99,24 @@ class Optimizer:
         info = self._info(sol, started, solve_s, rounds, model)
         if sol.x is None:
             return self._failed(model, sol, info)
+        plan = self._evaluate(model, sol, info)
+        tol = st.pwl_tolerance
+        # S-shaped curves: the MIP's certified bound rests on the chord error of every cell,
+        # so tighten the tolerance until it is within MIP_GAP_TARGET of the plan's value
+        while (model.lp.is_mip and plan.summary["optimality_gap_relative"] > MIP_GAP_TARGET and tol > 1e-5
+               and not self._out_of_time()):
+            tol /= 4
+            self.bands = chord_bands(ix.curves, self.cap, tol)
+            model2, sol2, r2, s2 = self._solve_refined(budget)
+            solve_s += s2
+            if sol2.x is None:
+                break
+            model, sol = model2, sol2
+            info = self._info(sol, started, solve_s, rounds + r2, model)
+            info["pwl_tolerance"] = tol
+            plan = self._evaluate(model, sol, info)
         self._model = model
-        return self._evaluate(model, sol, info)
+        return plan
 
     # -----------------------------------------------------------------------------------
     def _solve_once(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
@@ -108,13 +129,20 @@ class Optimizer:
         which = "cbc" if self.solver == "cbc" else "highs"
         if which == "highs":
             self._session = HighsSession(model.lp)
-            sol = self._session.solve(self.time_limit)
+            sol = self._session.solve(self._remaining())
             sol = _check(model, sol, self.time_limit)
         else:
-            sol = solve(model.lp, "cbc", self.time_limit)
+            sol = solve(model.lp, "cbc", self._remaining())
         if self.solver == "auto" and sol.status == "error":
-            sol = solve(model.lp, "cbc", self.time_limit)
+            sol = solve(model.lp, "cbc", self._remaining())
         return model, sol
+
+    def _remaining(self) -> float:
+        """Seconds left of the time limit, which covers the whole run (all solves)."""
+        return max(0.05, self._deadline - time.perf_counter())
+
+    def _out_of_time(self) -> bool:
+        return time.perf_counter() >= self._deadline
 
     def _set_budget(self, model: Model, budget: float) -> None:
         lp = model.lp
@@ -127,11 +155,11 @@ class Optimizer:
         model, sol = self._solve_once(bands, budget)
         solve_s = sol.seconds
         rounds = 0
-        if sol.x is None or model.lp.is_mip:
+        if sol.x is None:
             return model, sol, rounds, solve_s
         spend = model.spend(sol.x)
         step = REFINE_TOL * max(budget, 1e-9)
-        while rounds < MAX_REFINE_ROUNDS:
+        while rounds < MAX_REFINE_ROUNDS and not self._out_of_time():
             rounds += 1
             ix = self.ix
             kt = np.flatnonzero(spend > 1e-9 * max(1.0, budget))
@@ -158,9 +186,9 @@ class Optimizer:
             sol = solve_greedy(model)
         elif self._session is not None:
             self._session.set_row_bounds(0, model.lp.row_lower[0], budget)
-            sol = _check(model, self._session.solve(self.time_limit), self.time_limit)
+            sol = _check(model, self._session.solve(self._remaining()), self.time_limit)
         else:
-            sol = solve(model.lp, "cbc" if self.solver == "cbc" else "highs", self.time_limit)
+            sol = solve(model.lp, "cbc" if self.solver == "cbc" else "highs", self._remaining())
         info = self._info(sol, started, sol.seconds, 0, model)
         info["total_budget"] = budget
         scen = self.scenario.model_copy(update={"settings": self.scenario.settings.model_copy(update={"total_budget": budget})})
@@ -173,10 +201,7 @@ class Optimizer:
         assert sol.x is not None
         spend = model.spend(sol.x)
         if model.lp.is_mip or sol.row_dual is None:
-            mip = 0.0
-            if sol.mip_bound is not None and sol.objective is not None:
-                mip = abs(sol.objective - sol.mip_bound)
-            gap = certify.formula_bound(model) + mip
+            gap = certify.mip_gap_bound(model, sol, _true_objective(model, spend))
         else:
             upper = certify.lagrangian_bound(model, sol.row_dual)
             true_obj = _true_objective(model, spend)
