@@ -301,7 +301,8 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
     Raises
     ------
     ScenarioError
-        Every bad cell of the History sheet (Excel row = index + 2).
+        Every bad cell of the History sheet, all at once (Excel row: the index when it
+        holds Excel rows, as :func:`planner.workbook.read_table` gives, else index + 2).
 
     Examples
     --------
@@ -312,6 +313,9 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
     >>> rep.curves.loc[0, ["curve", "flag"]].tolist(), round(rep.curves.loc[0, "b"])
     (['saturation', 'ok'], 5000)
     """
+    if not (np.isfinite(max_spend_factor) and max_spend_factor > 0):
+        raise ScenarioError([Issue("Settings", None, "max_spend_factor", max_spend_factor,
+                                   "is not a number > 0")])
     h = _clean_history(history)
     rows, fam_rows, warnings = [], [], []
     for (seg, ch, prog), grp in h.groupby(["segment", "channel", "program"], sort=True):
@@ -350,8 +354,7 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
     cell = h.groupby(["segment", "channel", "program"], sort=True).ngroup().to_numpy()
     fitted = evaluate(cs, cell, h["spend"].to_numpy())
     points = h.assign(fitted=fitted, residual=h["customers"] - fitted)
-    err = points.groupby(cell).apply(_quality, include_groups=False)
-    curves["r2"], curves["mape"] = err["r2"].to_numpy(), err["mape"].to_numpy()
+    curves["r2"], curves["mape"] = _quality(cell, points["customers"].to_numpy(), fitted)
     for i, c in curves.iterrows():
         fitted_curve = isinstance(c["curve"], str)
         if fitted_curve and np.isnan(c["r2"]):
@@ -366,12 +369,18 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
     return FitReport(curves[CURVE_COLUMNS], families, points.reset_index(drop=True), warnings)
 
 
-def _quality(g: pd.DataFrame) -> pd.Series:
-    y, res = g["customers"].to_numpy(), g["residual"].to_numpy()
-    tss = float(((y - y.mean()) ** 2).sum())
+def _quality(cell: np.ndarray, y: np.ndarray, fitted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R² (NaN when customers do not vary) and MAPE over customers > 0, per cell."""
+    n = np.bincount(cell)
+    mean = np.bincount(cell, y) / n
+    tss = np.bincount(cell, (y - mean[cell]) ** 2)
+    rss = np.bincount(cell, (y - fitted) ** 2)
     pos = y > 0
-    return pd.Series({"r2": 1 - float((res**2).sum()) / tss if tss > 0 else np.nan,
-                      "mape": float(np.mean(np.abs(res[pos]) / y[pos])) if pos.any() else np.nan})
+    ape = np.where(pos, np.abs(y - fitted) / np.where(pos, y, 1.0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(tss > 0, 1 - rss / tss, np.nan)
+        mape = np.bincount(cell, ape) / np.bincount(cell, pos.astype(float))
+    return r2, mape
 
 
 def fit_workbook(history_path: str, out_path: str) -> FitReport:

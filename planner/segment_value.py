@@ -105,9 +105,9 @@ class ValueReport:
             notes.append(RFM_RULE)
         notes += [f"Warning: {w}" for w in self.warnings]
         counts = self.customers.groupby("segment", sort=True).agg(
-            customers_ever=("customer_id", "size"), first_period=("first", "min"))
-        detail = TableBlock(counts.reset_index(), "Customers per segment",
-                            {"customers_ever": "integer"})
+            customers_ever=("customer_id", "size"), first_seen=("first", "min")).reset_index()
+        counts["first_seen"] = [self.periods[i] for i in counts["first_seen"]]  # one per segment
+        detail = TableBlock(counts, "Customers per segment", {"customers_ever": "integer"})
         return [SheetSpec("Segments", [TableBlock(seg, None, fmt)]),
                 SheetSpec("Segment Details", [detail], notes=notes)]
 
