@@ -16,6 +16,7 @@ import datetime as dt
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,13 @@ def check_defusedxml() -> None:
             "refusing to read workbooks: defusedxml is not active in openpyxl "
             "(install defusedxml so XML entity attacks are blocked)"
         )
+
+
+def _load(path: Path, **kwargs: Any) -> Workbook:
+    """openpyxl's loader, quiet: what a copy loses is reported by :func:`xlsxzip.losses`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return openpyxl.load_workbook(path, **kwargs)
 
 
 def _open_checked(path: str | Path) -> Path:
@@ -154,7 +162,7 @@ def _cells(grid: Grid | None) -> Iterable[tuple[tuple[int, int], Any]]:
 
 def _load_values(p: Path, wanted: set[str] | None, *, data_only: bool, formulas_only: bool = False) -> dict[str, Grid]:
     try:
-        wb = openpyxl.load_workbook(p, read_only=True, data_only=data_only)
+        wb = _load(p, read_only=True, data_only=data_only)
     except Exception as exc:  # openpyxl raises many types for a broken file
         raise WorkbookError(f"{p.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
     try:
@@ -408,7 +416,7 @@ def write_sheets(
         keep_vba = out.suffix.lower() == ".xlsm"
         warnings = xlsxzip.losses(src, keep_macros=keep_vba)
         try:
-            wb = openpyxl.load_workbook(src, keep_vba=keep_vba, rich_text=True)
+            wb = _load(src, keep_vba=keep_vba, rich_text=True)
         except Exception as exc:
             raise WorkbookError(f"{src.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
         wb.calculation.fullCalcOnLoad = True  # formulas lose their cached values in the copy
@@ -502,7 +510,7 @@ def _render_template_sheet(ws: Worksheet, sheet: Any) -> None:
 def template_contents(path: str | Path) -> dict[str, Any]:
     """Cell values, data validations and fills of a workbook, for comparing templates."""
     p = _open_checked(path)
-    wb = openpyxl.load_workbook(p)
+    wb = _load(p)
     out: dict[str, Any] = {}
     for ws in wb.worksheets:
         values = {c.coordinate: c.value for row in ws.iter_rows() for c in row if c.value is not None}

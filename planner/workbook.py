@@ -101,6 +101,7 @@ def _validate(model: type[BaseModel], raw: dict[str, Any], sheet: _Sheet, row: i
     """Validate one row (or the settings); append located issues; return the model or None."""
     data: dict[str, Any] = {}
     bad = False
+    skip_missing = set(skip_missing)
     for name, value in raw.items():
         if is_blank(value):
             continue
@@ -109,6 +110,7 @@ def _validate(model: type[BaseModel], raw: dict[str, Any], sheet: _Sheet, row: i
             data[name] = convert(value, field_kind(model, name))
         except CellProblem as exc:
             issues.append(Issue(sheet.title, where_row, name, _shown(value), str(exc), where_cell))
+            skip_missing.add(name)
             bad = True
     try:
         obj = model.model_validate(data)
@@ -126,7 +128,8 @@ def _validate(model: type[BaseModel], raw: dict[str, Any], sheet: _Sheet, row: i
             value = _shown(raw.get(name)) if err["type"] != "missing" else None
             expected = describe_error(err, model, name) if name in model.model_fields else str(err["msg"])
             if err["type"] == "missing" and cells is not None:
-                expected = f"is required: add a row with setting {name} and its value"
+                expected = ("is required: type its value" if name in cells
+                            else f"is required: add a row with setting {name} and its value")
             issues.append(Issue(sheet.title, where_row, name or None, value, expected, where_cell))
         return None
     return None if bad else obj
