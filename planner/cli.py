@@ -360,6 +360,9 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
         plan = _module("planner.optimize").optimize(scenario)
     if scenario_name:
         plan.run_info.setdefault("what_if", scenario_name)
+    if plan.status == "feasible":
+        warn("the solver stopped at its time limit: the plan meets every constraint but may "
+             "not be optimal (raise time_limit_s in Settings).")
     if as_json and not plan.ok:
         click.echo(json.dumps(jsonable(plan.summary or {"status": plan.status})))
     check_plan(plan)

@@ -1,20 +1,17 @@
-"""What-if analysis: scenario overrides, side-by-side comparison and the budget frontier.
+"""What-if analysis: Scenarios-sheet overrides, side-by-side comparison, budget frontier.
 
-The Scenarios sheet (DESIGN §3) lists overrides ``scenario, target, operation, value``.
-:func:`apply_scenario` applies one named scenario to a copy of the base scenario,
-:func:`compare` optimises Base and every named scenario, and :func:`frontier` sweeps the
-total budget.  Results are plain data (:class:`~planner.tables.SheetSpec`); nothing here
-prints, writes files or imports Excel, solver or CLI code.
+:func:`apply_scenario` applies one named scenario of the Scenarios sheet (DESIGN §3) to a
+copy of the base scenario, :func:`compare` optimises Base and every named scenario, and
+:func:`frontier` sweeps the total budget.  Results are plain data
+(:class:`~planner.tables.SheetSpec`); nothing here prints or imports Excel, solver or CLI code.
 
-Override targets
-----------------
-``total_budget`` (any setting name), ``segment:<name>:<field>``, ``channel:<name>:<field>``,
-``period:<name>:<field>``, ``curve:<segment>:<channel>:<program>:<field>`` and, as an
-extension, ``constraint:<name>:<field>`` (Constraints sheet ``value`` or ``sense``).
-``*`` in a name matches every name (``Paid*`` matches by prefix); names and fields are
-case-insensitive.  ``set`` replaces the value, ``scale`` multiplies it, ``add`` adds to it.
-Under a wildcard, ``scale`` and ``add`` leave blank cells blank (blank means "no limit" or
-"default", which has no number to scale); a named blank is an error.
+Override targets: a setting name (``total_budget``), ``segment:<name>:<field>``,
+``channel:<name>:<field>``, ``period:<name>:<field>``,
+``curve:<segment>:<channel>:<program>:<field>`` and, as an extension,
+``constraint:<name>:value|sense``.  ``*`` in a name matches every name (``Paid*`` by
+prefix); names and fields are case-insensitive.  Under a wildcard, ``scale`` and ``add``
+leave blank cells blank (blank means "no limit" or "default": no number to scale); a named
+blank is an error.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import importlib
-import inspect
 import math
 import time
 from collections.abc import Callable
@@ -37,17 +33,19 @@ from planner.errors import Issue, ScenarioError
 from planner.plan import SUMMARY_KEYS, Plan
 from planner.scenario import (
     PROGRAMS,
+    SHEETS,
     Channel,
     ConstraintRow,
     Curve,
     Override,
     Period,
+    Row,
     Scenario,
     Segment,
     Settings,
     issues_from_validation,
 )
-from planner.tables import ChartSpec, SheetSpec, TableBlock
+from planner.tables import ChartSpec, Format, SheetSpec, TableBlock
 
 __all__ = [
     "BASE", "Comparison", "Frontier", "Progress", "apply_scenario", "check_scenarios",
@@ -58,19 +56,16 @@ BASE = "Base"
 #: ``progress(done, total)``: called after each solve so a caller can draw a progress bar.
 Progress = Callable[[int, int], None]
 
-# target kind -> (Scenario attribute, key fields naming a row)
-_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "segment": ("segments", ("segment",)),
-    "channel": ("channels", ("channel",)),
-    "period": ("periods", ("period",)),
-    "curve": ("curves", ("segment", "channel", "program")),
-    "constraint": ("constraints", ("name",)),
+# target kind -> (Scenario attribute, key fields naming a row, row model); settings are a
+# one-row table without keys.
+_TABLES: dict[str, tuple[str, tuple[str, ...], type[BaseModel]]] = {
+    "setting": ("settings", (), Settings),
+    "segment": ("segments", ("segment",), Segment),
+    "channel": ("channels", ("channel",), Channel),
+    "period": ("periods", ("period",), Period),
+    "curve": ("curves", ("segment", "channel", "program"), Curve),
+    "constraint": ("constraints", ("name",), ConstraintRow),
 }
-_MODELS: dict[str, type[BaseModel]] = {
-    "segment": Segment, "channel": Channel, "period": Period, "curve": Curve,
-    "constraint": ConstraintRow,
-}
-_CONSTRAINT_FIELDS = ("value", "sense")
 _TARGET_HELP = (
     "expected a setting name such as total_budget, segment:<name>:<field>, "
     "channel:<name>:<field>, period:<name>:<field>, "
@@ -239,16 +234,14 @@ class _Work:
 
     def __init__(self, scenario: Scenario):
         self.base = scenario
-        self.settings = scenario.settings
         self.tables: dict[str, list[Any]] = {
-            attr: list(getattr(scenario, attr)) for attr, _ in _TABLES.values()
-        }
+            attr: [scenario.settings] if attr == "settings" else list(getattr(scenario, attr))
+            for attr, _, _ in _TABLES.values()}
         self.issues: list[Issue] = []
 
     def build(self) -> Scenario:
         data = {f: getattr(self.base, f) for f in Scenario.model_fields}
-        data.update(self.tables)
-        data["settings"] = self.settings
+        data.update(self.tables, settings=self.tables["settings"][0])
         return Scenario(**data)
 
     def _issue(self, row: int, column: str, value: Any, expected: str) -> None:
@@ -256,13 +249,64 @@ class _Work:
 
     def apply(self, ov: Override, row: int) -> None:
         parts = [p.strip() for p in ov.target.split(":")]
-        kind = parts[0].lower()
-        if len(parts) == 1 or (kind in ("setting", "settings") and len(parts) == 2):
-            self._apply_setting(ov, row, parts[-1].lower())
-        elif kind in _TABLES:
-            self._apply_table(ov, row, kind, parts[1:])
-        else:
+        kind = parts[0].lower().removesuffix("s")
+        if len(parts) == 1:
+            kind, parts = "setting", ["setting", *parts]
+        if kind not in _TABLES:
             self._issue(row, "target", ov.target, f"is not a known target ({_TARGET_HELP})")
+            return
+        attr, keys, model = _TABLES[kind]
+        if len(parts) != len(keys) + 2 or not all(parts):
+            self._issue(row, "target", ov.target, f"is not a {kind} target (expected "
+                        f"{':'.join([kind, *(f'<{k}>' for k in keys), '<field>'])})")
+            return
+        patterns, field = parts[1:-1], parts[-1].lower()
+        settable = ("value", "sense") if kind == "constraint" else tuple(
+            f for f in model.model_fields if f not in keys)
+        ok = field in settable
+        if field in keys:
+            self._issue(row, "target", ov.target,
+                        f"cannot change '{field}': it names the {kind} (fields: {', '.join(settable)})")
+        elif not ok:
+            self._issue(row, "target", ov.target, f"is not a setting or a known target ({_TARGET_HELP})"
+                        if kind == "setting" and len(parts) == 2 and ":" not in ov.target else
+                        f"has no {kind} field '{field}' (expected one of: {', '.join(settable)})")
+        for key, pattern in zip(keys, patterns, strict=True):
+            names = _names(self.base, key)
+            if "*" not in pattern and not any(_match(pattern, n) for n in names):
+                self._issue(row, "target", ov.target,
+                            f"names no {key} '{pattern}' (expected * or one of {names})")
+                ok = False
+        if ok:
+            self._set(ov, row, kind, patterns, field)
+
+    def _set(self, ov: Override, row: int, kind: str, patterns: list[str], field: str) -> None:
+        attr, keys, _ = _TABLES[kind]
+        items = self.tables[attr]
+        hits = [j for j, it in enumerate(items)
+                if all(_match(p, getattr(it, k)) for k, p in zip(keys, patterns, strict=True))]
+        if not hits:
+            self._issue(row, "target", ov.target, f"matches no row of the {SHEETS[attr]} sheet")
+        wildcard = any("*" in p for p in patterns)
+        for j in hits:
+            current = getattr(items[j], field)
+            if wildcard and ov.operation != "set" and current is None:
+                continue  # a blank limit stays "no limit"
+            name = ":".join(str(getattr(items[j], k)) for k in keys)
+            what = f"{kind} '{name}' {field}" if keys else f"setting {field}"
+            good, new = self._new_value(ov, row, current, what)
+            if not good:
+                return
+            try:
+                fresh = type(items[j]).model_validate({**items[j].model_dump(), field: new})
+            except ValidationError as exc:
+                shown = "blank" if new is None else repr(new)
+                for issue in issues_from_validation(exc):
+                    self._issue(row, "value", ov.value, f"gives {what} {shown}, which {issue.expected}")
+                return
+            if isinstance(fresh, Row):
+                fresh.at_row(items[j].source_row)
+            items[j] = fresh
 
     def _new_value(self, ov: Override, row: int, current: Any, what: str) -> tuple[bool, Any]:
         """(ok, new value) of one override on one current value."""
@@ -282,81 +326,6 @@ class _Work:
             new = int(new)
         return True, new
 
-    def _apply_setting(self, ov: Override, row: int, field: str) -> None:
-        if field not in Settings.model_fields:
-            self._issue(row, "target", ov.target,
-                        f"is not a setting or a known target ({_TARGET_HELP})")
-            return
-        ok, new = self._new_value(ov, row, getattr(self.settings, field), f"setting {field}")
-        if not ok:
-            return
-        try:
-            self.settings = Settings.model_validate({**self.settings.model_dump(), field: new})
-        except ValidationError as exc:
-            self._invalid(exc, ov, row, f"setting {field}", new)
-
-    def _invalid(self, exc: ValidationError, ov: Override, row: int, what: str, new: Any) -> None:
-        for issue in issues_from_validation(exc):
-            shown = "blank" if new is None else repr(new)
-            self._issue(row, "value", ov.value, f"gives {what} {shown}, which {issue.expected}")
-
-    def _apply_table(self, ov: Override, row: int, kind: str, parts: list[str]) -> None:
-        attr, keys = _TABLES[kind]
-        if len(parts) != len(keys) + 1 or not all(parts):
-            self._issue(row, "target", ov.target,
-                        f"is not a {kind} target (expected {kind}:{':'.join(f'<{k}>' for k in keys)}:<field>)")
-            return
-        patterns, field = parts[:-1], parts[-1].lower()
-        items = self.tables[attr]
-        model = _MODELS[kind]
-        settable = _CONSTRAINT_FIELDS if kind == "constraint" else tuple(
-            f for f in model.model_fields if f not in keys)
-        ok = True
-        if field in keys:
-            self._issue(row, "target", ov.target,
-                        f"cannot change '{field}': it names the {kind} (fields: {', '.join(settable)})")
-            ok = False
-        elif field not in settable:
-            self._issue(row, "target", ov.target,
-                        f"has no {kind} field '{field}' (expected one of: {', '.join(settable)})")
-            ok = False
-        for key, pattern in zip(keys, patterns, strict=True):
-            if "*" in pattern:
-                continue
-            names = _names(self.base, key)
-            if not any(_match(pattern, n) for n in names):
-                self._issue(row, "target", ov.target,
-                            f"names no {key} '{pattern}' (expected * or one of {names})")
-                ok = False
-        if not ok:
-            return
-        hits = [j for j, it in enumerate(items)
-                if all(_match(p, getattr(it, k)) for k, p in zip(keys, patterns, strict=True))]
-        if not hits:
-            self._issue(row, "target", ov.target, f"matches no row of the {_sheet(attr)} sheet")
-            return
-        wildcard = any("*" in p for p in patterns)
-        for j in hits:
-            item = items[j]
-            current = getattr(item, field)
-            if wildcard and ov.operation != "set" and current is None:
-                continue  # a blank limit stays "no limit"
-            what = f"{kind} '{':'.join(str(getattr(item, k)) for k in keys)}' {field}"
-            good, new = self._new_value(ov, row, current, what)
-            if not good:
-                return
-            try:
-                items[j] = _revalidate(item, field, new)
-            except ValidationError as exc:
-                self._invalid(exc, ov, row, what, new)
-                return
-
-
-def _revalidate(item: BaseModel, field: str, new: Any) -> BaseModel:
-    fresh = type(item).model_validate({**item.model_dump(), field: new})
-    fresh._row = getattr(item, "_row", None)
-    return fresh
-
 
 def _names(scenario: Scenario, key: str) -> list[str]:
     """Names a target may use for ``key``: from the sheet that defines them."""
@@ -364,11 +333,6 @@ def _names(scenario: Scenario, key: str) -> list[str]:
         return list(PROGRAMS)
     items = getattr(scenario, {"name": "constraints"}.get(key, key + "s"))
     return sorted({str(getattr(it, key)) for it in items if getattr(it, key) is not None})
-
-
-def _sheet(attr: str) -> str:
-    return {"segments": "Segments", "channels": "Channels", "periods": "Periods",
-            "curves": "Curves", "constraints": "Constraints"}[attr]
 
 
 def _example() -> Scenario:
@@ -387,26 +351,9 @@ def _example() -> Scenario:
 
 
 def _optimize_module() -> Any:
-    # ``planner.optimize`` is also the name of the function re-exported by the package,
-    # so ``import planner.optimize as m`` would give the function: go through importlib.
+    # The package re-exports a *function* named ``optimize``: ``import planner.optimize as m``
+    # would give the function, so go through importlib.
     return importlib.import_module("planner.optimize")
-
-
-def _solver(scenario: Scenario, reuse: bool, top: float) -> Callable[[float | None], Plan]:
-    """``run(total_budget)``: the built model re-used when the optimiser offers it."""
-    module = _optimize_module()
-    optimizer = getattr(module, "Optimizer", None)
-    if reuse and optimizer is not None:
-        if "max_budget" in inspect.signature(optimizer).parameters:
-            # chords must cover what the largest budget can spend in a cell
-            return optimizer(scenario, max_budget=top).run
-        return optimizer(scenario).run
-
-    def run(total_budget: float | None = None) -> Plan:
-        s = scenario if total_budget is None else with_budget(scenario, total_budget)
-        return module.optimize(s)
-
-    return run
 
 
 def _figure(plan: Plan, key: str) -> float:
@@ -417,46 +364,32 @@ def _figure(plan: Plan, key: str) -> float:
         return math.nan
 
 
-_MONEY = ("total_spend", "total_value", "baseline_value", "net_value", "blended_cac",
-          "cost_per_retained", "unspent_budget", "optimality_gap_bound")
 _COUNTS = ("new_customers", "retained_customers")
-_HEADLINE = [k for k in SUMMARY_KEYS if k != "status"]
-_DELTAS = ("total_spend", "total_value", "net_value", "roi", "new_customers",
-           "retained_customers")
+_DELTAS = ("total_spend", "total_value", "net_value", "roi", *_COUNTS)
 
 
-def _formats(columns: list[str]) -> dict[str, str]:
-    fmt: dict[str, str] = {}
-    for c in columns:
-        base = c.removeprefix("delta_")
+def _formats(columns: list[str]) -> dict[str, Format]:
+    def kind(c: str) -> Format:
+        c = c.removeprefix("delta_")
         if c in ("scenario", "status"):
-            fmt[c] = "text"
-        elif base in _MONEY or c in ("budget", "spend", "value", "net_value") or c.startswith("spend_"):
-            fmt[c] = "currency"
-        elif base in _COUNTS:
-            fmt[c] = "number"
-        elif c.endswith("_change"):
-            fmt[c] = "percent"
-        else:
-            fmt[c] = "ratio"
-    return fmt  # type: ignore[return-value]
+            return "text"
+        if c in _COUNTS:
+            return "number"
+        if c.endswith("_change"):
+            return "percent"
+        ratios = ("roi", "marginal_roi", "incremental_roi", "budget_shadow_price")
+        return "ratio" if c in ratios else "currency"
+    return {c: kind(c) for c in columns}
 
 
 @dataclass
 class Comparison:
     """Base and every what-if scenario, optimised and set side by side.
 
-    Attributes
-    ----------
-    plans : dict
-        Scenario name → :class:`~planner.plan.Plan`, Base first.
-    headline : DataFrame
-        One row per scenario: ``scenario``, ``status`` and the Summary figures.
-    deltas : DataFrame
-        One row per scenario: ``delta_<figure>`` = figure − Base's figure, and
-        ``net_value_change`` (relative change of net value).
-    spend_by_channel : DataFrame
-        One row per scenario, one column per channel (nominal spend).
+    ``plans`` maps each name (Base first) to its :class:`~planner.plan.Plan`;
+    ``headline`` has one row per scenario (``scenario``, ``status``, the Summary figures);
+    ``deltas`` the figures minus Base's (``delta_<figure>``) and ``net_value_change``
+    (relative); ``spend_by_channel`` one column per channel.
     """
 
     plans: dict[str, Plan]
@@ -471,28 +404,22 @@ class Comparison:
         return list(self.plans)
 
     def sheets(self) -> list[SheetSpec]:
-        """The ``Comparison`` result sheet: three tables and two charts."""
+        """The ``Comparison`` result sheet: three tables, a bar and a stacked bar chart."""
         channels = [c for c in self.spend_by_channel.columns if c != "scenario"]
         failed = [f"Scenario '{n}' has no plan: {p.status}. {p.message}".strip()
                   for n, p in self.plans.items() if not p.ok]
-        return [SheetSpec(
-            name="Comparison",
-            blocks=[
-                TableBlock(self.headline, "Headline figures by scenario", _formats(list(self.headline))),
-                TableBlock(self.deltas, "Change against Base", _formats(list(self.deltas))),
-                TableBlock(self.spend_by_channel, "Spend by channel",
-                           {c: "text" if c == "scenario" else "currency" for c in self.spend_by_channel}),
-            ],
-            charts=[
-                ChartSpec("bar", "Value and net value by scenario", 0, "scenario",
-                          ["total_value", "net_value"], "Scenario", self.currency),
-                ChartSpec("stacked_bar", "Spend by channel", 2, "scenario", channels,
-                          "Scenario", self.currency),
-            ],
-            notes=["Base is the workbook as it is; every other scenario applies its rows of the "
-                   "Scenarios sheet to Base.", *failed],
-            currency=self.currency,
-        )]
+        blocks = [TableBlock(self.headline, "Headline figures by scenario"),
+                  TableBlock(self.deltas, "Change against Base"),
+                  TableBlock(self.spend_by_channel, "Spend by channel")]
+        for b in blocks:
+            b.formats = _formats(list(b.frame))
+        return [SheetSpec("Comparison", blocks, [
+            ChartSpec("bar", "Value and net value by scenario", 0, "scenario",
+                      ["total_value", "net_value"], "Scenario", self.currency),
+            ChartSpec("stacked_bar", "Spend by channel", 2, "scenario", channels, "Scenario",
+                      self.currency),
+        ], ["Base is the workbook as it is; every other scenario applies its rows of the "
+            "Scenarios sheet to Base.", *failed], self.currency)]
 
 
 def compare(scenario: Scenario, progress: Progress | None = None) -> Comparison:
@@ -508,57 +435,50 @@ def compare(scenario: Scenario, progress: Progress | None = None) -> Comparison:
     Returns
     -------
     Comparison
-        Plans (any status: an infeasible scenario is reported, not raised) and the
-        side-by-side tables.
+        Plans of any status (a scenario without a plan is reported, not raised).
 
     Raises
     ------
     ScenarioError
-        When any scenario cannot be applied; every problem of every scenario is listed
-        and nothing is solved.
+        When any scenario cannot be applied: every problem of every scenario, before
+        anything is solved.
     """
     started = time.perf_counter()
-    names = scenario_names(scenario)
-    variants: dict[str, Scenario] = {}
     issues = check_scenarios(scenario)
     if issues:
         raise ScenarioError(issues)
-    for name in names:
-        variants[name] = apply_scenario(scenario, name)
-    module = _optimize_module()
+    variants = {name: apply_scenario(scenario, name) for name in scenario_names(scenario)}
     plans: dict[str, Plan] = {}
     for i, (name, variant) in enumerate(variants.items()):
-        plans[name] = module.optimize(variant)
+        plans[name] = _optimize_module().optimize(variant)
         if progress is not None:
             progress(i + 1, len(variants))
-    headline = pd.DataFrame([
-        {"scenario": n, "status": p.status, **{k: _figure(p, k) for k in _HEADLINE}}
-        for n, p in plans.items()])
+    keys = [k for k in SUMMARY_KEYS if k != "status"]
+    headline = pd.DataFrame([{"scenario": n, "status": p.status, **{k: _figure(p, k) for k in keys}}
+                             for n, p in plans.items()])
     base = headline.iloc[0]
     deltas = pd.DataFrame({"scenario": headline["scenario"]})
     for key in _DELTAS:
         deltas[f"delta_{key}"] = headline[key] - base[key]
-    base_net = base["net_value"]
-    deltas["net_value_change"] = (
-        (headline["net_value"] - base_net) / abs(base_net) if base_net else math.nan)
-    channels = [c.channel for c in scenario.channels]
-    spend = pd.DataFrame(0.0, index=list(plans), columns=channels)
+    deltas["net_value_change"] = deltas["delta_net_value"] / abs(base["net_value"] or math.nan)
+    spend = pd.DataFrame(0.0, index=list(plans), columns=[c.channel for c in scenario.channels])
     for name, plan in plans.items():
-        if not plan.ok:
+        by = plan.allocation.groupby("channel")["spend"].sum() if plan.ok else None
+        if by is None:
             spend.loc[name] = math.nan
-        elif len(plan.allocation):
-            by = plan.allocation.groupby("channel")["spend"].sum()
+        elif len(by):
             spend.loc[name, by.index] = by.to_numpy(dtype=float)
     spend = spend.rename_axis("scenario").reset_index()
     return Comparison(plans, headline, deltas, spend, scenario.settings.currency,
                       time.perf_counter() - started)
 
 
-#: How ``marginal_roi`` is derived from the budget dual λ (the value of one more unit of
-#: budget in objective units): net_value 1 + λ, target_mroi m + λ, value λ.
+#: ``marginal_roi`` of the frontier from the budget dual λ (objective units per unit of
+#: budget): the value the next unit of money returns, consistently across objectives.
 _MARGINAL_NOTE = {
-    "net_value": "marginal_roi = 1 + budget shadow price: the value the next unit of money "
-                 "spent returns. Where it is 1 the budget no longer binds and the rest stays unspent.",
+    "net_value": "marginal_roi = 1 + budget shadow price: the value the next unit of budget "
+                 "returns. Where it is 1 the total budget no longer binds and the rest stays "
+                 "unspent (its return is below 1, or other limits such as period budgets bind).",
     "target_mroi": "marginal_roi = target_mroi + budget shadow price: the value the next unit "
                    "of money spent returns; spending stops where it reaches target_mroi.",
     "value": "marginal_roi = budget shadow price: the value one more unit of budget buys.",
@@ -571,17 +491,10 @@ _MARGINAL_NOTE = {
 class Frontier:
     """Value, net value, spend and marginal ROI across a sweep of total budgets.
 
-    Attributes
-    ----------
-    table : DataFrame
-        One row per budget: ``budget``, ``spend``, ``value``, ``net_value``,
-        ``marginal_roi`` (from the budget dual, see ``note``), ``incremental_roi``
-        (Δ value ÷ Δ budget from the previous point), ``new_customers``,
-        ``retained_customers``, ``status``.
-    plans : list of Plan
-        The plan at each budget.
-    note : str
-        How ``marginal_roi`` is defined for the scenario's objective.
+    ``table`` has one row per budget: ``budget``, ``spend``, ``value``, ``net_value``,
+    ``marginal_roi`` (from the budget dual, defined in ``note``), ``incremental_roi``
+    (Δ value ÷ Δ budget from the previous point), ``new_customers``,
+    ``retained_customers``, ``status``; ``plans`` the plan at each budget.
     """
 
     table: pd.DataFrame
@@ -590,33 +503,21 @@ class Frontier:
     currency: str = "USD"
     seconds: float = 0.0
     reused_model: bool = False
-    scenario_name: str = ""
 
     def sheets(self) -> list[SheetSpec]:
         """The ``Frontier`` result sheet: the table and two line charts."""
-        return [SheetSpec(
-            name="Frontier",
-            blocks=[TableBlock(self.table, "Budget frontier", _formats(list(self.table)))],
-            charts=[
-                ChartSpec("line", "Value, net value and spend by total budget", 0, "budget",
-                          ["value", "net_value", "spend"], "Total budget", self.currency),
-                ChartSpec("line", "Marginal ROI by total budget", 0, "budget",
-                          ["marginal_roi"], "Total budget", "Marginal ROI"),
-            ],
-            notes=[f"Total budget swept from 0 to {self.table['budget'].max():,.0f} "
-                   f"{self.currency}; every other setting and constraint as in the scenario.",
-                   self.note],
-            currency=self.currency,
-        )]
+        return [SheetSpec("Frontier", [
+            TableBlock(self.table, "Budget frontier", _formats(list(self.table)))], [
+            ChartSpec("line", "Value, net value and spend by total budget", 0, "budget",
+                      ["value", "net_value", "spend"], "Total budget", self.currency),
+            ChartSpec("line", "Marginal ROI by total budget", 0, "budget", ["marginal_roi"],
+                      "Total budget", "Marginal ROI"),
+        ], [f"Total budget swept from 0 to {self.table['budget'].max():,.0f} {self.currency}; "
+            "every other setting and constraint as in the scenario.", self.note], self.currency)]
 
 
-def frontier(
-    scenario: Scenario,
-    points: int = 21,
-    max_budget: float | None = None,
-    progress: Progress | None = None,
-    reuse: bool = True,
-) -> Frontier:
+def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = None,
+             progress: Progress | None = None, reuse: bool = True) -> Frontier:
     """Optimise the scenario at evenly spaced total budgets from 0 to ``max_budget``.
 
     Parameters
@@ -630,8 +531,8 @@ def frontier(
     progress : callable, optional
         ``progress(done, total)`` after each solve.
     reuse : bool, default True
-        Build the model once and change only the budget bound between points (when the
-        optimiser supports it); False re-optimises from scratch at every point.
+        Build the model once (``planner.optimize.Optimizer``) and change only the budget
+        bound between points; False re-optimises from scratch at every point.
 
     Returns
     -------
@@ -645,37 +546,36 @@ def frontier(
     """
     if points < 2:
         raise ValueError("a frontier needs at least 2 points")
-    top = 2.0 * scenario.settings.total_budget if max_budget is None else float(max_budget)
-    if not top > 0 or not math.isfinite(top):
-        raise ScenarioError([Issue("Settings", None, "total_budget", scenario.settings.total_budget,
+    st = scenario.settings
+    top = 2.0 * st.total_budget if max_budget is None else float(max_budget)
+    if not (top > 0 and math.isfinite(top)):
+        raise ScenarioError([Issue("Settings", None, "total_budget", st.total_budget,
                                    "must be > 0 to sweep a frontier (or give a maximum budget > 0)")])
     started = time.perf_counter()
     module = _optimize_module()
-    reused = reuse and getattr(module, "Optimizer", None) is not None
-    run = _solver(scenario, reuse, top)
-    objective = scenario.settings.objective
-    offset = {"net_value": 1.0, "target_mroi": scenario.settings.target_mroi, "value": 0.0}
+    reused = reuse and hasattr(module, "Optimizer")
+    if reused:  # chords must cover what the largest budget can spend in a cell
+        run = module.Optimizer(scenario, max_budget=top).run
+    else:
+        def run(budget: float) -> Plan:
+            return module.optimize(with_budget(scenario, budget))
+    offset = {"net_value": 1.0, "target_mroi": st.target_mroi, "value": 0.0}.get(st.objective)
     rows, plans = [], []
-    budgets = np.linspace(0.0, top, points)
-    for i, budget in enumerate(budgets):
+    for i, budget in enumerate(np.linspace(0.0, top, points)):
         plan = run(float(budget))
         plans.append(plan)
         mroi = _figure(plan, "marginal_roi_of_budget")
-        if math.isnan(mroi) and objective in offset:
-            mroi = offset[objective] + _figure(plan, "budget_shadow_price")
-        rows.append({
-            "budget": float(budget),
-            "spend": _figure(plan, "total_spend"),
-            "value": _figure(plan, "total_value"),
-            "net_value": _figure(plan, "net_value"),
-            "marginal_roi": mroi if objective in offset else math.nan,
-            "new_customers": _figure(plan, "new_customers"),
-            "retained_customers": _figure(plan, "retained_customers"),
-            "status": plan.status,
-        })
+        if math.isnan(mroi) and offset is not None:
+            mroi = offset + _figure(plan, "budget_shadow_price")
+        rows.append({"budget": float(budget), "spend": _figure(plan, "total_spend"),
+                     "value": _figure(plan, "total_value"), "net_value": _figure(plan, "net_value"),
+                     "marginal_roi": math.nan if offset is None else mroi,
+                     "new_customers": _figure(plan, "new_customers"),
+                     "retained_customers": _figure(plan, "retained_customers"),
+                     "status": plan.status})
         if progress is not None:
             progress(i + 1, points)
     table = pd.DataFrame(rows)
     table.insert(5, "incremental_roi", table["value"].diff() / table["budget"].diff())
-    return Frontier(table, plans, _MARGINAL_NOTE[objective], scenario.settings.currency,
-                    time.perf_counter() - started, reused, scenario.name)
+    return Frontier(table, plans, _MARGINAL_NOTE[st.objective], st.currency,
+                    time.perf_counter() - started, reused)

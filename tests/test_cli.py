@@ -467,3 +467,32 @@ def test_data_commands_exit_codes(tmp_path, data_modules):
     assert run("uplift", "a.csv", "-o", out).exit_code == 2
     assert run("fit", "history.xlsx").exit_code == 2
     assert [c[0] for c in data_modules] == ["fit_workbook"]  # usage errors call nothing
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_json_stdout_is_clean_at_the_file_descriptor_level(tmp_path, solver):
+    """Solver banners written by C code would bypass CliRunner: run a real process."""
+    import subprocess
+
+    path = book(tmp_path, make(channel_min=100))
+    proc = subprocess.run([sys.executable, "-m", "planner.cli", "optimize", str(path), "-o",
+                           str(tmp_path / "o.xlsx"), "--json", "--solver", solver],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "optimal"
+    assert proc.stdout.count("\n") == 1
+
+
+def test_a_time_limited_feasible_plan_is_written_with_a_warning(tmp_path, monkeypatch):
+    real = OPT.optimize
+
+    def stopped(s, **k):
+        plan = real(s)
+        plan.status = "feasible"
+        return plan
+
+    monkeypatch.setattr(OPT, "optimize", stopped)
+    out = tmp_path / "o.xlsx"
+    result = run("optimize", book(tmp_path), "-o", out)
+    assert result.exit_code == 0 and out.exists()
+    assert "Warning: the solver stopped at its time limit" in result.stderr
