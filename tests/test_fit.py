@@ -63,6 +63,15 @@ def test_aicc_picks_the_generating_family(family: str) -> None:
     assert rep.curves["curve"].tolist() == [family] * 4
 
 
+@pytest.mark.parametrize("seed", [1, 3])
+def test_aicc_prefers_fewer_parameters_over_a_slightly_smaller_rss(seed: int) -> None:
+    rep = fit_history(history("power", seed))
+    fam = rep.families.set_index("curve")
+    assert fam.loc["hill", "rss"] < fam.loc["power", "rss"]  # hill nests power (b -> inf)
+    assert rep.curves.iloc[0]["curve"] == "power"
+    assert fam.loc["power", "delta"] == 0 and fam.loc["hill", "delta"] > 0
+
+
 def test_columns_and_one_row_per_cell_in_sorted_order() -> None:
     h = pd.concat([history("log", 0, channel="Search"), history("saturation", 1, channel="Email")])
     h.loc[h["channel"] == "Email", "program"] = "Retention"  # case-insensitive
