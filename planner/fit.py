@@ -104,7 +104,7 @@ def _bounds(name: str) -> tuple[list[float], list[float]]:
     return lo, hi
 
 
-def _fit_family(name: str, u: np.ndarray, v: np.ndarray, starts: int = 3) -> tuple[np.ndarray, float]:
+def _fit_family(name: str, u: np.ndarray, v: np.ndarray, starts: int = 2) -> tuple[np.ndarray, float]:
     """Best scaled parameters and RSS of one family on scaled data (u, v)."""
     model, grid, _ = FAMILIES[name]
     basis, _ = model((1.0, *grid.T[:, :, None]), u[None, :], False)  # (G, n)
@@ -248,10 +248,9 @@ class FitReport:
                "r2": "ratio", "mape": "percent", "n_points": "integer", "aicc": "number"}
         blocks, charts = [], []
         cs = _curve_set(self.curves)
+        by_cell = dict(list(self.points.groupby(["segment", "channel", "program"], sort=True)))
         for i, c in enumerate(self.curves.itertuples(index=False)):
-            key = (self.points["segment"] == c.segment) & (self.points["channel"] == c.channel) \
-                & (self.points["program"] == c.program)
-            obs = self.points.loc[key, ["spend", "customers", "fitted"]]
+            obs = by_cell[(c.segment, c.channel, c.program)][["spend", "customers", "fitted"]]
             xs = np.linspace(0.0, float(c.max_spend) * 1.1 if np.isfinite(c.max_spend) else 1.0, grid)
             line = pd.DataFrame({"spend": xs, "customers": np.nan,
                                  "fitted": evaluate(cs, np.full(grid, i), xs)})
