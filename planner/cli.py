@@ -464,9 +464,11 @@ def compare(input_path: Path, output: Path, solver: str | None, quiet: bool) -> 
 def _data_command(run: Callable[[], Any], output: Path, quiet: bool) -> None:
     with user_errors():
         result = run()
-    table = getattr(result, "table", None)
-    if not quiet and isinstance(table, pd.DataFrame):
-        click.echo(_table(table, {}))
+    table = next((t for t in (getattr(result, a, None) for a in ("table", "curves"))
+                  if isinstance(t, pd.DataFrame)), None)
+    if not quiet and table is not None:
+        with pd.option_context("display.width", 120, "display.max_columns", 12):
+            click.echo(_table(table.round(4), {}))
     report_written(result, output, quiet)
 
 

@@ -194,6 +194,7 @@ def test_optimize_json_prints_one_object_with_the_summary_keys(tmp_path):
     assert set(SUMMARY_KEYS) <= set(summary)
     assert summary["status"] == "optimal" and summary["total_spend"] == pytest.approx(3000)
     assert result.stdout.count("\n") == 1 and out.exists()
+    assert result.output == result.stdout  # nothing on stderr either: scripts may merge them
 
 
 def test_optimize_quiet_prints_nothing(tmp_path):
@@ -496,3 +497,36 @@ def test_a_time_limited_feasible_plan_is_written_with_a_warning(tmp_path, monkey
     result = run("optimize", book(tmp_path), "-o", out)
     assert result.exit_code == 0 and out.exists()
     assert "Warning: the solver stopped at its time limit" in result.stderr
+
+
+def test_fit_value_uplift_end_to_end(tmp_path):
+    """The real data modules behind the commands, on small synthetic data."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = [(f"c{c}", pd.Timestamp(2023, 1, 1) + pd.Timedelta(days=int(m * 30.4 + rng.integers(0, 28))),
+             float(rng.gamma(2, 30)), "Gold" if c % 3 == 0 else "Silver")
+            for c in range(150) for m in range(24) if rng.random() < (0.5 if c % 3 == 0 else 0.3)]
+    tx = pd.DataFrame(rows, columns=["customer_id", "date", "amount", "segment"])
+    tx.to_csv(tmp_path / "tx.csv", index=False)
+    tx[tx.date < "2024-01-01"].to_csv(tmp_path / "before.csv", index=False)
+    tx[tx.date >= "2024-01-01"].to_csv(tmp_path / "after.csv", index=False)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "History"
+    ws.append(["segment", "channel", "program", "period", "spend", "customers"])
+    for i, x in enumerate(np.linspace(100, 4000, 10)):
+        ws.append(["All", "Email", "acquisition", f"P{i}", float(x),
+                   float(100 * (1 - np.exp(-x / 500)) * rng.normal(1, 0.03))])
+    wb.save(tmp_path / "history.xlsx")
+
+    for args, sheet in ((["value", tmp_path / "tx.csv", "--segments", "given"], "Segments"),
+                        (["uplift", tmp_path / "before.csv", tmp_path / "after.csv", "--n-boot", "200"],
+                         "Uplift"),
+                        (["fit", tmp_path / "history.xlsx"], "Curves")):
+        out = tmp_path / f"{args[0]}.xlsx"
+        result = run(*args, "-o", out)
+        assert result.exit_code == 0, result.output
+        assert f"Wrote {out}" in result.stderr
+        assert sheet in openpyxl.load_workbook(out).sheetnames
