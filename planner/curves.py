@@ -159,23 +159,44 @@ def second_derivative(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def _points_segment(cs: CurveSet, cell: IntArray, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]:
+    """For each (cell, x) of points curves: the knot segment holding x (right-continuous).
+
+    Returns (x0, y0, slope, count, n): the segment's start and slope (0 past the last
+    knot), the number of positive knots at or below x and the cell's number of knots.
+    Vectorised over queries with one pass per knot position (cells have few knots).
+    """
+    lo, hi = cs.pts_start[cell], cs.pts_start[cell + 1]
+    n = hi - lo
+    if not len(cs.pts_x):
+        z = np.zeros(len(cell))
+        return z, z, z, n, n
+    count = np.zeros(len(cell), dtype=np.int64)
+    for j in range(int(n.max(initial=0))):
+        idx = np.minimum(lo + j, len(cs.pts_x) - 1)
+        count += (j < n) & (cs.pts_x[idx] <= x)
+    has_prev = count > 0
+    prev = np.maximum(lo + count - 1, 0)
+    x0 = np.where(has_prev, cs.pts_x[prev], 0.0)
+    y0 = np.where(has_prev, cs.pts_y[prev], 0.0)
+    inside = count < n
+    nxt = np.minimum(lo + count, len(cs.pts_x) - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(inside, (cs.pts_y[nxt] - y0) / (cs.pts_x[nxt] - x0), 0.0)
+    return x0, y0, slope, count, n
+
+
 def _points_eval(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray:
-    out = np.empty(len(cell))
-    for k in np.unique(cell):
-        m = cell == k
-        kx, ky = cs.knots(int(k))
-        out[m] = np.interp(x[m], kx, ky)  # flat after the last knot
-    return out
+    if not len(cell):
+        return np.zeros(0)
+    x0, y0, slope, _, _ = _points_segment(cs, cell, x)
+    return y0 + slope * (x - x0)  # flat after the last knot (slope 0)
 
 
 def _points_slope(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray:
-    out = np.zeros(len(cell))
-    for k in np.unique(cell):
-        m = cell == k
-        kx, ky = cs.knots(int(k))
-        slopes = np.append(np.diff(ky) / np.diff(kx), 0.0)
-        out[m] = slopes[np.clip(np.searchsorted(kx, x[m], side="right") - 1, 0, len(slopes) - 1)]
-    return out
+    if not len(cell):
+        return np.zeros(0)
+    return _points_segment(cs, cell, x)[2]
 
 
 @dataclass(frozen=True)
@@ -216,40 +237,103 @@ def bands_from_breakpoints(cs: CurveSet, cell: IntArray, z: FloatArray) -> Bands
     z = np.asarray(z, dtype=float)
     order = np.lexsort((z, cell))
     cell, z = cell[order], z[order]
-    keep = np.r_[True, (cell[1:] != cell[:-1]) | (np.diff(z) > 1e-12 * np.maximum(1.0, np.abs(z[1:])))]
+    # duplicates within rounding go; tiny bands near 0 stay (S-shaped and power curves
+    # with shape < 1 have an infinite slope at 0 and need them)
+    keep = np.r_[True, (cell[1:] != cell[:-1]) | (np.diff(z) > 1e-12 * np.abs(z[1:]))]
     cell, z = cell[keep], z[keep]
     same = cell[1:] == cell[:-1]
     bc, lo, hi = cell[:-1][same], z[:-1][same], z[1:][same]
-    f_lo, f_hi = evaluate(cs, bc, lo), evaluate(cs, bc, hi)
+    return _make_bands(cs, bc, lo, hi)
+
+
+def _make_bands(cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray) -> Bands:
+    f_lo, f_hi = evaluate(cs, cell, lo), evaluate(cs, cell, hi)
     width = hi - lo
     slope = (f_hi - f_lo) / width
-    err = _chord_error(cs, bc, lo, hi, f_lo, slope)
-    return Bands(bc, lo, width, slope, err)
+    err = _chord_error(cs, cell, lo, hi, f_lo, slope)
+    return Bands(cell, lo, width, slope, err)
+
+
+def _insert(cs: CurveSet, bands: Bands, pos: IntArray, z: FloatArray) -> Bands:
+    """Bands with extra breakpoints ``z`` inside bands ``pos``; only split bands are
+    re-evaluated, the others are kept as they are (order is preserved)."""
+    lo_b, hi_b = bands.lo, bands.lo + bands.width
+    pos = np.asarray(pos, dtype=np.int64)
+    z = np.asarray(z, dtype=float)
+    margin = 1e-12 * np.maximum(np.abs(hi_b), bands.width)
+    ok = (z > lo_b[pos] + margin[pos]) & (z < hi_b[pos] - margin[pos])
+    pos, z = pos[ok], z[ok]
+    if not len(pos):
+        return bands
+    order = np.lexsort((z, pos))
+    pos, z = pos[order], z[order]
+    fresh = np.r_[True, (pos[1:] != pos[:-1]) | (np.diff(z) > margin[pos[1:]])]
+    pos, z = pos[fresh], z[fresh]
+    counts = np.bincount(pos, minlength=len(bands))
+    n = counts + 1
+    starts = np.cumsum(n) - n
+    piece_lo = np.empty(int(n.sum()))
+    piece_lo[starts] = lo_b
+    rank = np.arange(len(pos)) - (np.cumsum(counts) - counts)[pos]
+    piece_lo[starts[pos] + 1 + rank] = z
+    piece_hi = np.empty_like(piece_lo)
+    piece_hi[:-1] = piece_lo[1:]
+    ends = starts + n - 1
+    piece_hi[ends] = hi_b
+    owner = np.repeat(np.arange(len(bands)), n)
+    cell = bands.cell[owner]
+    width = bands.width[owner]
+    slope = bands.slope[owner]
+    err = bands.err[owner]
+    new = counts[owner] > 0
+    nb = _make_bands(cs, cell[new], piece_lo[new], piece_hi[new])
+    width[new], slope[new], err[new] = nb.width, nb.slope, nb.err
+    return Bands(cell, piece_lo, width, slope, err)
+
+
+def _tangent(cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray, g: FloatArray) -> FloatArray:
+    """Where ``f'(x) = g`` on each band ``[lo, hi]``: the chord's largest gap.
+
+    Closed forms for saturation, log and power; bisection for hill (``f' − g`` changes sign
+    once on a band that is wholly concave or convex).
+    """
+    kind, a, b, s = cs.kind[cell], cs.a[cell], cs.b[cell], cs.s[cell]
+    x = lo.copy()
+    with np.errstate(all="ignore"):
+        m = kind == SATURATION
+        x[m] = b[m] * np.log(a[m] / (b[m] * g[m]))
+        m = kind == LOG
+        x[m] = a[m] / g[m] - b[m]
+        m = (kind == POWER) & (s != 1.0)
+        x[m] = b[m] * (g[m] * b[m] / (a[m] * s[m])) ** (1.0 / (s[m] - 1.0))
+    h = np.flatnonzero(kind == HILL)
+    if len(h):
+        c, u, v, gh = cell[h], lo[h].copy(), hi[h].copy(), g[h]
+        sign_lo = np.sign(derivative(cs, c, u + 1e-12 * (v - u)) - gh)
+        for _ in range(52):
+            mid = 0.5 * (u + v)
+            same = np.sign(derivative(cs, c, mid) - gh) == sign_lo
+            u = np.where(same, mid, u)
+            v = np.where(same, v, mid)
+        x[h] = 0.5 * (u + v)
+    return np.clip(np.nan_to_num(x, nan=0.0), lo, hi)
 
 
 def _chord_error(
     cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray, f_lo: FloatArray, slope: FloatArray
 ) -> FloatArray:
-    """Exact max |f − chord| on each band: f' − slope changes sign once on a band that is
-    wholly concave or convex, so bisection on it finds the extreme gap."""
+    """Exact max |f − chord| on each band (at the point where the curve is parallel to it)."""
     smooth = (cs.kind[cell] != LINEAR) & (cs.kind[cell] != POINTS)
     err = np.zeros(len(cell))
     if not smooth.any():
         return err
-    c, a, b, fl, g = cell[smooth], lo[smooth].copy(), hi[smooth].copy(), f_lo[smooth], slope[smooth]
-    x0 = a.copy()
-    sign_lo = np.sign(derivative(cs, c, a + 1e-12 * (b - a)) - g)
-    for _ in range(60):
-        mid = 0.5 * (a + b)
-        same = np.sign(derivative(cs, c, mid) - g) == sign_lo
-        a = np.where(same, mid, a)
-        b = np.where(same, b, mid)
-    xs = 0.5 * (a + b)
-    err[smooth] = np.abs(evaluate(cs, c, xs) - (fl + g * (xs - x0)))
+    c, a, fl, g = cell[smooth], lo[smooth], f_lo[smooth], slope[smooth]
+    xs = _tangent(cs, c, a, hi[smooth], g)
+    err[smooth] = np.abs(evaluate(cs, c, xs) - (fl + g * (xs - a)))
     return err
 
 
-_TEMPLATE = np.unique(np.concatenate([[0.0], np.geomspace(1e-9, 1.0, 300), np.linspace(0, 1, 201)]))
+_TEMPLATE = np.unique(np.concatenate([[0.0], np.geomspace(1e-9, 1.0, 160), np.linspace(0, 1, 81)]))
 
 
 def chord_bands(cs: CurveSet, spend_cap: FloatArray, tolerance: float) -> Bands:
@@ -273,11 +357,11 @@ def chord_bands(cs: CurveSet, spend_cap: FloatArray, tolerance: float) -> Bands:
     inside = kink < cap[lin]
     pieces_c.append(lin[inside])
     pieces_z.append(kink[inside])
-    for k in cells[kind == POINTS]:
-        kx, _ = cs.knots(int(k))
-        kx = kx[(kx > 0) & (kx < cap[k])]
-        pieces_c.append(np.full(len(kx), k))
-        pieces_z.append(kx)
+    if len(cs.pts_x):
+        owner = np.repeat(np.arange(n), np.diff(cs.pts_start))
+        knot = (cs.kind[owner] == POINTS) & (cs.pts_x > 0) & (cs.pts_x < cap[owner])
+        pieces_c.append(owner[knot])
+        pieces_z.append(cs.pts_x[knot])
 
     smooth = cells[(kind != LINEAR) & (kind != POINTS)]
     if len(smooth):
@@ -305,17 +389,42 @@ def chord_bands(cs: CurveSet, spend_cap: FloatArray, tolerance: float) -> Bands:
     bands = bands_from_breakpoints(cs, np.concatenate(pieces_c), np.concatenate(pieces_z))
     eps_cell = np.zeros(n)
     eps_cell[cells] = tolerance * evaluate(cs, cells, cap[cells])
-    for _ in range(40):
-        bad = bands.err > eps_cell[bands.cell] * (1 + 1e-9)
+    # an infinite slope at 0 (shape < 1): the first band's gap shrinks like width**shape
+    singular = ((cs.kind == HILL) | (cs.kind == POWER)) & (cs.s < 1)
+    for _ in range(60):
+        hi = bands.lo + bands.width
+        bad = (bands.err > eps_cell[bands.cell] * (1 + 1e-9)) & (bands.width > 1e-14 * hi)
         if not bad.any():
             break
-        bc, bz = bands.breakpoints()
-        bands = bands_from_breakpoints(
-            cs,
-            np.concatenate([bc, bands.cell[bad]]),
-            np.concatenate([bz, bands.lo[bad] + 0.5 * bands.width[bad]]),
-        )
+        idx = np.flatnonzero(bad)
+        ratio = bands.err[idx] / np.maximum(eps_cell[bands.cell[idx]], 1e-300)
+        first = (bands.lo[idx] == 0) & singular[bands.cell[idx]]
+        k = np.where(first, np.ceil(1.1 * ratio), np.ceil(1.05 * np.sqrt(ratio)))
+        k = np.clip(k, 2, 64).astype(np.int64)
+        owner = np.repeat(np.arange(len(idx)), k - 1)
+        j = np.arange(len(owner)) - np.repeat(np.cumsum(k - 1) - (k - 1), k - 1) + 1
+        frac = j / k[owner]
+        shape = cs.s[bands.cell[idx]][owner]
+        frac = np.where(first[owner], frac ** (1.0 / np.clip(shape, 0.05, 1.0)), frac)
+        bands = _insert(cs, bands, idx[owner], bands.lo[idx][owner] + bands.width[idx][owner] * frac)
     return bands
+
+
+def _locate(bands: Bands, cell: IntArray, spend: FloatArray) -> IntArray:
+    """Index of the band of ``cell`` that holds ``spend`` (the last one at its end)."""
+    first = np.searchsorted(bands.cell, cell, side="left")
+    last = np.searchsorted(bands.cell, cell, side="right") - 1
+    # bands of a cell are contiguous and sorted: bisect within [first, last]
+    lo, hi = first, last
+    while True:
+        active = lo < hi
+        if not active.any():
+            break
+        mid = (lo + hi + 1) // 2
+        go = active & (bands.lo[np.minimum(mid, len(bands) - 1)] <= spend)
+        lo = np.where(go, mid, lo)
+        hi = np.where(active & ~go, mid - 1, hi)
+    return lo
 
 
 def densify(cs: CurveSet, bands: Bands, cell: IntArray, spend: FloatArray, pieces: int = 8) -> Bands:
@@ -323,23 +432,17 @@ def densify(cs: CurveSet, bands: Bands, cell: IntArray, spend: FloatArray, piece
 
     Used by the refinement loop: a vertical-gap tolerance leaves wide bands where a curve is
     flat, so the optimal spend is located more finely around the chosen one.  The chosen
-    spend itself becomes a breakpoint.
+    spend itself becomes a breakpoint.  Bands that are not split are kept as they are.
     """
     cell = np.asarray(cell, dtype=np.int64)
     spend = np.asarray(spend, dtype=float)
-    bc, bz = bands.breakpoints()
-    scale = np.zeros(len(cs))
-    np.maximum.at(scale, bands.cell, bands.lo + bands.width)
-    scale = scale * (1 + 1e-9) + 1.0
-    # bands are sorted by (cell, lo): one composite key locates every spend at once
-    key = bands.cell + bands.lo / scale[bands.cell]
-    pos = np.searchsorted(key, cell + spend / scale[cell], side="right") - 1
+    if not len(cell):
+        return bands
+    pos = _locate(bands, cell, spend)
     first = np.searchsorted(bands.cell, cell, side="left")
     last = np.searchsorted(bands.cell, cell, side="right") - 1
-    hit = np.zeros(len(bands), dtype=bool)
-    for d in (-1, 0, 1):
-        hit[np.clip(pos + d, first, last)] = True
-    frac = (np.arange(1, pieces) / pieces)[None, :]
-    newz = (bands.lo[hit][:, None] + bands.width[hit][:, None] * frac).ravel()
-    newc = np.repeat(bands.cell[hit], pieces - 1)
-    return bands_from_breakpoints(cs, np.concatenate([bc, newc, cell]), np.concatenate([bz, newz, spend]))
+    hit = np.unique(np.concatenate([np.clip(pos + d, first, last) for d in (-1, 0, 1)]))
+    frac = np.arange(1, pieces) / pieces
+    new_pos = np.concatenate([np.repeat(hit, pieces - 1), pos])
+    new_z = np.concatenate([(bands.lo[hit][:, None] + bands.width[hit][:, None] * frac[None, :]).ravel(), spend])
+    return _insert(cs, bands, new_pos, new_z)
