@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 BASE = "Base"
-#: ``progress(done, total)``: called after each solve so a caller can draw a progress bar.
+#: ``progress(done, total)``: called with 0 before the first solve and after each solve.
 Progress = Callable[[int, int], None]
 
 # target kind -> (Scenario attribute, key fields naming a row, row model); settings are a
@@ -430,7 +430,7 @@ def compare(scenario: Scenario, progress: Progress | None = None) -> Comparison:
     scenario : Scenario
         The base scenario with its Scenarios sheet rows.
     progress : callable, optional
-        ``progress(done, total)`` after each solve.
+        ``progress(done, total)`` before the first and after each solve.
 
     Returns
     -------
@@ -449,6 +449,8 @@ def compare(scenario: Scenario, progress: Progress | None = None) -> Comparison:
         raise ScenarioError(issues)
     variants = {name: apply_scenario(scenario, name) for name in scenario_names(scenario)}
     plans: dict[str, Plan] = {}
+    if progress is not None:
+        progress(0, len(variants))
     for i, (name, variant) in enumerate(variants.items()):
         plans[name] = _optimize_module().optimize(variant)
         if progress is not None:
@@ -529,7 +531,7 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
     max_budget : float, optional
         Largest budget; default twice the scenario's ``total_budget``.
     progress : callable, optional
-        ``progress(done, total)`` after each solve.
+        ``progress(done, total)`` before the first and after each solve.
     reuse : bool, default True
         Build the model once (``planner.optimize.Optimizer``) and change only the budget
         bound between points; False re-optimises from scratch at every point.
@@ -561,6 +563,8 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
             return module.optimize(with_budget(scenario, budget))
     offset = {"net_value": 1.0, "target_mroi": st.target_mroi, "value": 0.0}.get(st.objective)
     rows, plans = [], []
+    if progress is not None:
+        progress(0, points)
     for i, budget in enumerate(np.linspace(0.0, top, points)):
         plan = run(float(budget))
         plans.append(plan)

@@ -210,7 +210,7 @@ def test_compare_runs_base_and_every_scenario():
                                  ov("Value", "objective", "set", "value")])
     calls: list[tuple[int, int]] = []
     c = compare(s, progress=lambda done, total: calls.append((done, total)))
-    assert c.names == ["Base", "Double", "Value"] and calls == [(1, 3), (2, 3), (3, 3)]
+    assert c.names == ["Base", "Double", "Value"] and calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
     h = c.headline.set_index("scenario")
     assert list(h["status"]) == ["optimal"] * 3
     # Base: the 3 000 budget binds.  Double: net_value stops where marginal ROI = 1 (spend
@@ -327,7 +327,7 @@ def test_frontier_needs_a_budget_and_two_points():
 def test_frontier_progress_reports_each_point():
     calls: list[tuple[int, int]] = []
     frontier(make_scenario(), points=4, progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert calls == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
 
 
 def test_frontier_reuses_one_built_model(monkeypatch):
