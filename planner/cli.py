@@ -204,8 +204,8 @@ def fmt(value: Any, kind: str = "number", currency: str = "") -> str:
         return "-"
     if kind == "money":
         return f"{x:,.{2 if abs(x) < 100 else 0}f} {currency}".rstrip()
-    if kind == "ratio":
-        return f"{x:,.2f}"
+    if kind == "ratio" or (abs(x) < 10 and not x.is_integer()):
+        return f"{x:,.{2 if abs(x) >= 0.01 or x == 0 else 4}f}"
     return f"{x:,.0f}"
 
 
@@ -241,9 +241,12 @@ def plan_summary(plan: Plan, top: int = 10) -> str:
         binding = cons[cons["binding"].astype(bool)]
         if len(binding):
             cols = [c for c in ("name", "metric", "sense", "limit", "actual", "shadow_price") if c in binding]
-            lines += ["", "Binding constraints:",
-                      _table(binding[cols], {"limit": "number", "actual": "number",
-                                             "shadow_price": "ratio"})]
+            more = len(binding) - top
+            lines += ["", f"Binding constraints ({len(binding)}):",
+                      _table(binding[cols].head(top), {"limit": "number", "actual": "number",
+                                                       "shadow_price": "ratio"})]
+            if more > 0:
+                lines.append(f"  ... and {more} more in the Constraints Report sheet")
     if plan.warnings:
         lines += ["", "Warnings:", *(f"  - {w}" for w in plan.warnings)]
     return "\n".join(lines)

@@ -174,7 +174,8 @@ def test_optimize_writes_the_plan_and_prints_a_summary(tmp_path):
     assert lines[0] == "Plan for Test plan: optimal"
     assert re.search(r"^  Total spend\s+3,000 USD$", result.stdout, re.M)
     assert "Top allocations (3 of 3, USD):" in result.stdout
-    assert re.search(r"Binding constraints:\n.*\n\s+Total budget\s+spend\s+<=\s+3,000", result.stdout)
+    assert re.search(r"Binding constraints \(1\):\n.*\n"
+                     r"\s+Total budget\s+spend\s+<=\s+3,000", result.stdout)
     assert result.stderr == f"Wrote {out}\n"
     assert {"Plan", "Summary"} <= set(openpyxl.load_workbook(out).sheetnames)
     assert sha(path) == before
