@@ -69,7 +69,7 @@ def test_more_budget_never_lowers_value(sc, mult):
     assert big.summary[key] >= small.summary[key] - slack
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(sc=scenarios())
 def test_plan_never_breaks_a_constraint(sc):
     plan = optimize(sc)
@@ -79,8 +79,9 @@ def test_plan_never_breaks_a_constraint(sc):
     # spend-only rows hold exactly; rows on customers may see the chords' tolerance
     spend_rows = c["metric"].isin(["spend", "share"]) & (c["kind"] != "at_risk")
     scale = 1 + c["limit"].abs()
-    hard = c[spend_rows]
-    assert (hard["slack"] >= -1e-6 * scale[spend_rows]).all(), hard[hard["slack"] < 0]
+    known = c["slack"].notna()  # a share of zero spend is undefined
+    hard = c[spend_rows & known]
+    assert (hard["slack"] >= -1e-6 * scale[spend_rows & known]).all(), hard[hard["slack"] < 0]
     soft = c[~spend_rows & c["slack"].notna()]
     assert (soft["slack"] >= -2 * tol * (1 + soft["limit"].abs() + soft["actual"].abs())).all(), soft
     assert plan.summary["total_spend"] <= sc.settings.total_budget * (1 + 1e-9)
