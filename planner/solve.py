@@ -87,7 +87,7 @@ def fix_integers(lp: LinearProgram, x: Float) -> LinearProgram:
                          np.zeros_like(lp.integrality), lp.obj_sign)
 
 
-def _new_highs(highspy):  # noqa: ANN001
+def _new_highs(highspy):
     """A silent HiGHS instance: ``highspy.Highs()`` prints a banner on stdout before any
     option can be set (it would corrupt ``--json`` output); the core class does not."""
     core = getattr(getattr(highspy, "_core", None), "_Highs", None)
