@@ -225,3 +225,53 @@ def test_infeasible_is_a_status_with_conflicts():
     tv = next(c for c in plan.conflicts if c.name == "Channel TV minimum spend")
     assert tv.change == pytest.approx(-130_000, rel=1e-6)
     assert "130,000" in plan.message
+
+
+def test_target_mroi_spends_while_the_next_unit_returns_at_least_m():
+    m = 2.5
+    plan = optimize(saturation_scenario(list(A), list(B), value=V, budget=1_000_000,
+                                        objective="target_mroi", target_mroi=m))
+    x = B * np.log(V * A / (B * m))
+    assert np.abs(spend_by_channel(plan) - x).max() <= 0.001 * x.sum()
+    np.testing.assert_allclose(plan.allocation["marginal_roi"], m, rtol=2e-3)
+
+
+def test_spend_full_budget_spends_everything_even_below_roi_one():
+    budget = 400_000  # more than the curves are worth at the margin
+    x, lam = closed_form(budget)
+    assert lam < 1
+    plan = optimize(saturation_scenario(list(A), list(B), value=V, budget=budget, spend_full_budget=True))
+    assert plan.summary["total_spend"] == pytest.approx(budget, rel=1e-9)
+    assert np.abs(spend_by_channel(plan) - x).max() <= 0.005 * budget
+    # the last unit of budget returns λ < 1: the budget's shadow price is negative
+    assert plan.summary["budget_shadow_price"] == pytest.approx(lam - 1, rel=5e-3)
+    assert plan.summary["unspent_budget"] == pytest.approx(0, abs=1e-6)
+
+
+def test_seasonality_and_channel_override_scale_customers():
+    from planner.scenario import SeasonalityRow
+
+    sc = Scenario(
+        settings=settings(total_budget=4000, periods_per_year=4, objective="value"),
+        periods=[Period(period="Q1", budget=1000), Period(period="Q2", budget=1000, seasonality=2.0),
+                 Period(period="Q3", budget=1000), Period(period="Q4", budget=1000)],
+        segments=[Segment(segment="S", margin_per_period=10, retention_rate=0)],
+        channels=[Channel(channel="TV")],
+        curves=[Curve(segment="S", channel="TV", program="acquisition", curve="linear", b=10)],
+        seasonality=[SeasonalityRow(channel="TV", period="Q4", multiplier=0.5)],
+    )
+    plan = optimize(sc)
+    cust = plan.allocation.set_index("period")["customers"]
+    assert cust.tolist() == pytest.approx([100, 200, 100, 50])
+
+
+def test_finite_clv_horizon():
+    # one customer, margin 10 per quarter, r = 0.5, horizon 1 year = 4 quarters, no discount
+    sc = Scenario(
+        settings=settings(total_budget=10, periods_per_year=4, clv_horizon_years=1),
+        segments=[Segment(segment="S", margin_per_period=10, retention_rate=0.5)],
+        channels=[Channel(channel="E")],
+        curves=[Curve(segment="S", channel="E", program="acquisition", curve="linear", b=1, a=1)],
+    )
+    plan = optimize(sc)
+    assert plan.summary["total_value"] == pytest.approx(10 * (1 + 0.5 + 0.25 + 0.125))
