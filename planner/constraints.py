@@ -146,79 +146,121 @@ def user_rows(ix: Index, rows: Rows, constraints: list[ConstraintRow]) -> bool:
                 fixed[dim] = int(pos)  # type: ignore[arg-type]
             elif how == "each":
                 each.append((dim, names, owner))
-        for combo in itertools.product(*[range(len(e[1])) for e in each]):
-            m = mask.copy()
-            label = []
-            at = dict(fixed)
-            for (dim, names, owner), j in zip(each, combo, strict=True):
-                m &= owner == j
-                label.append(names[j])
-                at[dim] = j
-            name = f"{base} [{', '.join(label)}]" if label else base
-            need_aux |= _metric_row(ix, rows, k, name, m, at)
+        combos = list(itertools.product(*[range(len(e[1])) for e in each]))
+        labels = [f"{base} [{', '.join(e[1][j] for e, j in zip(each, combo, strict=True))}]" if each else base
+                  for combo in combos]
+        if k.metric == "share":
+            for combo, name in zip(combos, labels, strict=True):
+                m = mask.copy()
+                for (_, _, owner), j in zip(each, combo, strict=True):
+                    m &= owner == j
+                _share_row(ix, rows, k, name, m)
+            need_aux = True
+            continue
+        # one row per combination of the 'each' filters, all built at once: group id per
+        # cell-period in the order of itertools.product (last filter fastest)
+        sizes = [len(e[1]) for e in each]
+        group = np.zeros(ix.K * ix.P, dtype=np.int64)
+        for _, names, owner in each:
+            group = group * len(names) + owner
+        at = {dim: np.full(len(combos), fixed[dim], np.int64) for dim in fixed}
+        if each:
+            idx = np.indices(sizes).reshape(len(sizes), -1)
+            for i, (dim, _, _) in enumerate(each):
+                at[dim] = idx[i]
+        _metric_rows(ix, rows, k, labels, mask, group, at)
     return need_aux
 
 
-def _metric_row(ix: Index, rows: Rows, k: ConstraintRow, name: str, m: np.ndarray,
-                at: dict[str, int]) -> bool:
+def _share_row(ix: Index, rows: Rows, k: ConstraintRow, name: str, m: np.ndarray) -> None:
+    """``filtered spend − v·total spend (same periods) (sense) 0`` with total-spend aux columns."""
+    all_kt = np.arange(ix.K * ix.P)
+    v = k.value
+    r = rows.new([name], k.metric, k.sense, v, 0.0, "user")
+    kt = all_kt[m]
+    rows.terms(r, kt, 1.0, 0.0)
+    periods = np.unique(ix.kt_t[m]) if m.any() else np.zeros(0, np.int64)
+    rows.aux(np.full(len(periods), r[0]), periods, -v)
+    in_t = np.isin(ix.kt_t, periods)
+    rows.denominator(r, all_kt[in_t], 1.0, 0.0)
+
+
+def _metric_rows(ix: Index, rows: Rows, k: ConstraintRow, names: list[str], m: np.ndarray,
+                 group: np.ndarray, at: dict[str, np.ndarray]) -> None:
+    """Rows of one (non-share) constraint line: row ``i`` covers cell-periods ``m`` with
+    ``group == i``; ``at[dim][i]`` is the member of each fixed or 'each' filter of row i."""
     all_kt = np.arange(ix.K * ix.P)
     v = k.value
     acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
     metric = k.metric
     if metric in ("spend", "new_customers", "retained_customers", "value"):
+        ids = rows.new(names, metric, k.sense, v, v, "user")
         sel = m & (acq if metric == "new_customers" else ret if metric == "retained_customers" else True)
-        r = rows.new([name], metric, k.sense, v, v, "user")
         kt = all_kt[sel]
+        r = ids[group[kt]]
         if metric == "spend":
             rows.terms(r, kt, 1.0, 0.0)
         elif metric == "value":
             rows.terms(r, kt, 0.0, ix.kt_value[kt])
         else:
             rows.terms(r, kt, 0.0, 1.0)
-        return False
-    if metric == "share":
-        r = rows.new([name], metric, k.sense, v, 0.0, "user")
-        kt = all_kt[m]
-        rows.terms(r, kt, 1.0, 0.0)
-        periods = np.unique(ix.kt_t[m]) if m.any() else np.zeros(0, np.int64)
-        rows.aux(np.full(len(periods), r[0]), periods, -v)
-        in_t = np.isin(ix.kt_t, periods)
-        rows.denominator(r, all_kt[in_t], 1.0, 0.0)
-        return True
+        return
     if metric in ("cac", "cost_per_retained"):
-        sel = m & (acq if metric == "cac" else ret)
-        r = rows.new([name], metric, k.sense, v, 0.0, "user")
-        kt = all_kt[sel]
+        ids = rows.new(names, metric, k.sense, v, 0.0, "user")
+        kt = all_kt[m & (acq if metric == "cac" else ret)]
+        r = ids[group[kt]]
         rows.terms(r, kt, 1.0, -v)
         rows.denominator(r, kt, 0.0, 1.0)
-        return False
+        return
     if metric == "roi":
         # value − v·spend (sense) 0, so 'roi >= 2' reads value − 2·spend >= 0
-        r = rows.new([name], metric, k.sense, v, 0.0, "user")
+        ids = rows.new(names, metric, k.sense, v, 0.0, "user")
         kt = all_kt[m]
+        r = ids[group[kt]]
         rows.terms(r, kt, -v, ix.kt_value[kt])
         rows.denominator(r, kt, 1.0, 0.0)
-        return False
+        return
     if metric == "contacts_per_customer":
         cpc = _arr([c.cost_per_contact for c in ix.scenario.channels], np.inf)
         s, t = at["segment"], at["period"]
         base_n = ix.n0[s] * ix.retention[s] ** t
-        r = rows.new([name], metric, "<=", v, v * base_n, "user")
+        ids = rows.new(names, metric, "<=", v, v * base_n, "user")
         kt = all_kt[m & ret]
+        r = ids[group[kt]]
         rows.terms(r, kt, 1.0 / cpc[ix.kt_ch[kt]], 0.0)
-        row_of = np.full((ix.S, ix.P), -1, dtype=np.int64)
-        row_of[s, t] = r[0]
-        weight = np.zeros(ix.S)
-        weight[s] = v
-        _history_terms(ix, rows, row_of, weight)
-        # denominator: active customers N[s,t] = N0 r^t + earlier wins/saves
-        rows.denominator_const(r, base_n)
-        before = all_kt[(ix.kt_seg == s) & (ix.kt_t < t)]
-        rr = ix.retention[s]
-        lag = t - ix.kt_t[before]
-        rows.denominator(r, before, 0.0, np.where(ix.kt_prog[before] == ACQ, rr**lag, rr ** (lag - 1)))
-        return False
+        # v · (customers won or saved earlier that are still active), and the denominator:
+        # active customers N[s,t] = N0 r^t + those same earlier wins and saves
+        hr, hkt, hfac = _earlier(ix, ids, s, t)
+        rows.terms(hr, hkt, 0.0, -v * hfac)
+        rows.denominator_const(ids, base_n)
+        rows.denominator(hr, hkt, 0.0, hfac)
+        return
     raise AssertionError(metric)  # pragma: no cover - metrics are validated on input
+
+
+def _earlier(ix: Index, row: Int, seg: Int, t: Int) -> tuple[Int, Int, Float]:
+    """(row, kt, factor) for every cell-period of segment ``seg[i]`` before period ``t[i]``:
+    a customer won there is still active at t with probability ``r^(t−t')``, one saved
+    there ``r^(t−t'−1)`` (DESIGN §2)."""
+    order = np.argsort(ix.cell_seg, kind="stable")
+    n_of = np.bincount(ix.cell_seg, minlength=ix.S)
+    first = np.cumsum(n_of) - n_of
+    out_r, out_kt, out_f = [], [], []
+    for lag in range(1, ix.P):
+        ok = t >= lag
+        r_ok, s_ok, tp = row[ok], seg[ok], t[ok] - lag
+        cnt = n_of[s_ok]
+        owner = np.repeat(np.arange(len(r_ok)), cnt)
+        within = np.arange(len(owner)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        cell = order[first[s_ok][owner] + within]
+        kt = tp[owner] * ix.K + cell
+        rr = ix.retention[s_ok][owner]
+        out_r.append(r_ok[owner])
+        out_kt.append(kt)
+        out_f.append(np.where(ix.cell_prog[cell] == ACQ, rr**lag, rr ** (lag - 1)))
+    if not out_r:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(out_r), np.concatenate(out_kt), np.concatenate(out_f)
 
 
 def total_spend_aux(ix: Index, rows: Rows, first_aux: int = 0) -> Float:

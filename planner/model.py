@@ -121,20 +121,11 @@ def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: 
     w_cust, w_spend, sign = objective_weights(ix)
     nv = B * P
 
-    # expand cell-period row entries onto the bands of each cell
-    k_of = rows.e_kt % K
-    reps = band_count[k_of]
-    e = np.repeat(np.arange(len(k_of)), reps)
-    within = np.arange(len(e)) - np.repeat(np.cumsum(reps) - reps, reps)
-    col = (rows.e_kt[e] // K) * B + band_start[k_of[e]] + within
-    val = rows.e_spend[e] + rows.e_cust[e] * rate[col]
-    row = rows.e_row[e]
-    if len(rows.aux_row):
-        row = np.concatenate([row, rows.aux_row])
-        col = np.concatenate([col, nv + rows.aux_col])
-        val = np.concatenate([val, rows.aux_coef])
-
     n_rows = len(rows)
+    indptr, indices, data = _band_columns(rows, var_kt, rate, K * P, n_rows)
+    if n_aux:
+        indptr, indices, data = _append_columns(indptr, indices, data, rows.aux_row, rows.aux_col, rows.aux_coef, n_aux)
+
     sense = rows.sense
     lower = np.where(sense == "<=", -np.inf, rows.rhs)
     upper = np.where(sense == ">=", np.inf, rows.rhs)
@@ -144,20 +135,60 @@ def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: 
     col_upper = np.concatenate([np.tile(bands.width, P), np.full(n_aux, np.inf)])
     integrality = np.zeros(nv + n_aux, dtype=bool)
 
+    A = sp.csc_matrix((data, indices, indptr), shape=(n_rows, nv + n_aux))
     mip = _band_order_rows(ix, bands, band_start, band_count, nv + n_aux, n_rows)
     if mip is not None:
         mrow, mcol, mval, mlo, mup, n_bin = mip
-        row, col, val = np.concatenate([row, mrow]), np.concatenate([col, mcol]), np.concatenate([val, mval])
+        lp_part = A.tocoo()
+        row = np.concatenate([lp_part.row, mrow])
+        col = np.concatenate([lp_part.col, mcol])
+        val = np.concatenate([lp_part.data, mval])
         lower, upper = np.concatenate([lower, mlo]), np.concatenate([upper, mup])
         c = np.concatenate([c, np.zeros(n_bin)])
         col_lower = np.concatenate([col_lower, np.zeros(n_bin)])
         col_upper = np.concatenate([col_upper, np.ones(n_bin)])
         integrality = np.concatenate([integrality, np.ones(n_bin, dtype=bool)])
+        A = sp.csc_matrix((val, (row, col)), shape=(len(lower), len(c)))
     n_all_rows = len(lower)
-    A = sp.csc_matrix((val, (row, col)), shape=(n_all_rows, len(c)))
     lp = LinearProgram(c, col_lower, col_upper, A, lower, upper, integrality, -sign)
     return Model(ix, bands, rows, lp, nv, n_aux, band_start, band_count, var_kt, rate,
                  w_cust, w_spend, n_mip_rows=n_all_rows - n_rows)
+
+
+def _band_columns(rows: FrozenRows, var_kt: Int, rate: Float, n_kt: int, n_rows: int) -> tuple[Int, Int, Float]:
+    """CSC arrays of the band columns, built directly (no COO sort over all nonzeros).
+
+    Every band of a cell-period has the rows of that cell-period, with coefficient
+    ``a_spend + a_cust·rate``: the (few) cell-period entries are sorted once and then
+    gathered for each band column.
+    """
+    key = rows.e_kt * n_rows + rows.e_row
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.r_[True, key[1:] != key[:-1]]
+    starts = np.flatnonzero(first)
+    u_kt, u_row = rows.e_kt[order][starts], rows.e_row[order][starts]
+    u_s = np.add.reduceat(rows.e_spend[order], starts) if len(starts) else np.zeros(0)
+    u_c = np.add.reduceat(rows.e_cust[order], starts) if len(starts) else np.zeros(0)
+    nnz_kt = np.bincount(u_kt, minlength=n_kt)
+    kt_start = np.cumsum(nnz_kt) - nnz_kt
+    col_nnz = nnz_kt[var_kt]
+    indptr = np.r_[0, np.cumsum(col_nnz)]
+    total = int(indptr[-1])
+    idx = np.repeat(kt_start[var_kt] - indptr[:-1], col_nnz) + np.arange(total)
+    indices = u_row[idx]
+    data = u_s[idx] + u_c[idx] * np.repeat(rate, col_nnz)
+    return indptr, indices, data
+
+
+def _append_columns(indptr: Int, indices: Int, data: Float, row: Int, col: Int, val: Float,
+                    n_new: int) -> tuple[Int, Int, Float]:
+    """Add ``n_new`` columns given as (row, col, value) triples to CSC arrays."""
+    order = np.lexsort((row, col))
+    cnt = np.bincount(col, minlength=n_new)
+    new_ptr = indptr[-1] + np.cumsum(cnt)
+    return (np.r_[indptr, new_ptr], np.concatenate([indices, row[order]]),
+            np.concatenate([data, val[order]]))
 
 
 def _band_order_rows(ix: Index, bands: Bands, band_start: Int, band_count: Int, first_col: int, first_row: int):
@@ -168,7 +199,9 @@ def _band_order_rows(ix: Index, bands: Bands, band_start: Int, band_count: Int, 
         return None
     B, P = len(bands), ix.P
     # bands j >= 1 of non-concave cells get a binary z (band j-1 full, band j may start)
-    idx = np.concatenate([np.arange(band_start[k] + 1, band_start[k] + band_count[k]) for k in bad])
+    cnt = band_count[bad] - 1
+    within = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    idx = np.repeat(band_start[bad], cnt) + 1 + within
     n_bin_p = len(idx)
     rows_r, cols_c, vals_v, lo, up = [], [], [], [], []
     r0 = first_row
