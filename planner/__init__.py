@@ -17,7 +17,7 @@ from planner.errors import (
     SolverError,
     WorkbookError,
 )
-from planner.optimize import optimize
+from planner.optimize import Optimizer, optimize
 from planner.plan import Plan
 from planner.scenario import (
     Channel,
@@ -40,7 +40,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
-    "Channel", "ConstraintRow", "Curve", "CurvePoint", "Issue", "OutputError", "Override",
+    "Channel", "ConstraintRow", "Curve", "CurvePoint", "Issue", "OutputError", "Optimizer", "Override",
     "Period", "Plan", "PlannerError", "Scenario", "ScenarioError", "SeasonalityRow", "Segment",
     "Settings", "SolverError", "WorkbookError", "__version__", "apply_scenario", "compare",
     "frontier", "optimize", "read_scenario", "write_plan", "write_scenario",
