@@ -30,6 +30,16 @@ from planner.scenario import (
 )
 
 
+def _as_in_file(scenario: Scenario) -> Scenario:
+    """Give each row the Excel row it has in ``scenarios/<name>.xlsx`` (header on row 1),
+    so a scenario read from the bundled file equals the one built here."""
+    for field in ("periods", "segments", "channels", "curves", "curve_points", "seasonality",
+                  "constraints", "scenarios"):
+        for i, row in enumerate(getattr(scenario, field)):
+            row.at_row(i + 2)
+    return scenario
+
+
 def email_upgrade() -> Scenario:
     """R100 000 of email to 5 000 customers; 10 % upgrade at R10 000 each.
 
@@ -38,7 +48,7 @@ def email_upgrade() -> Scenario:
     R5 000 000 — CAC R200, ROI 50.  The 5 000 customers are the *prospects* for the
     upgrade; an upgrade is worth its margin once (retention 0).
     """
-    return Scenario(
+    return _as_in_file(Scenario(
         settings=Settings(scenario_name="Email upgrade", currency="ZAR", periods_per_year=4,
                           annual_discount_rate=0.10, total_budget=100_000),
         periods=[Period(period="Campaign")],
@@ -47,7 +57,7 @@ def email_upgrade() -> Scenario:
         channels=[Channel(channel="Email")],
         curves=[Curve(segment="Customers", channel="Email", program="acquisition",
                       curve="linear", a=500, b=200)],
-    )
+    ))
 
 
 # Retail: (segment, customers, prospects, margin per quarter, retention per quarter, referral)
@@ -104,7 +114,7 @@ def retail_quarterly() -> Scenario:
         Period(period="Q3", budget=420_000, seasonality=1.0),
         Period(period="Q4", budget=560_000, seasonality=1.25),
     ]
-    return Scenario(
+    return _as_in_file(Scenario(
         settings=Settings(scenario_name="Retail quarterly plan", currency="USD", periods_per_year=4,
                           annual_discount_rate=0.10, clv_horizon_years=5, total_budget=1_700_000),
         periods=periods,
@@ -135,14 +145,14 @@ def retail_quarterly() -> Scenario:
             Override(scenario="Email costs up", target="curve:*:Email:*:b", operation="scale", value=1.3),
             Override(scenario="TV capped", target="channel:TV:max_spend", operation="set", value=200_000),
         ],
-    )
+    ))
 
 
 def subscription_churn() -> Scenario:
     """A monthly subscription business with high churn: winning back is as urgent as winning."""
     months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun"]
     seasonal = [1.15, 1.0, 0.95, 0.9, 0.9, 0.95]
-    return Scenario(
+    return _as_in_file(Scenario(
         settings=Settings(scenario_name="Subscription churn", currency="EUR", periods_per_year=12,
                           annual_discount_rate=0.12, clv_horizon_years=3, total_budget=900_000),
         periods=[Period(period=m, seasonality=z) for m, z in zip(months, seasonal, strict=True)],
@@ -188,7 +198,7 @@ def subscription_churn() -> Scenario:
             Override(scenario="Budget -25%", target="total_budget", operation="scale", value=0.75),
             Override(scenario="Churn worse", target="segment:*:retention_rate", operation="add", value=-0.03),
         ],
-    )
+    ))
 
 
 #: File stem in ``scenarios/`` → builder.

@@ -88,8 +88,8 @@ def plan_sheet(plan: Plan) -> SheetSpec:
     alloc = alloc.reindex(columns=cols)
     fixed: dict[str, Format] = {"spend": "currency", "value": "currency", "customers": "number",
                                 "roi": "ratio", "marginal_roi": "ratio"}
-    notes = [] if plan.ok else [f"No usable plan: status {plan.status}. {plan.message}".strip()]
-    return SheetSpec("Plan", [_block(alloc, None, fixed)], notes=notes, currency=_currency(plan))
+    # no notes: the header stays on row 1 so the sheet reads back as a table
+    return SheetSpec("Plan", [_block(alloc, None, fixed)], currency=_currency(plan))
 
 
 def _currency(plan: Plan) -> str:
@@ -151,13 +151,12 @@ def constraints_sheet(plan: Plan) -> SheetSpec:
     )
     fixed: dict[str, Format] = {"limit": "number", "actual": "number", "slack": "number", "shadow_price": "number"}
     blocks = [_block(frame, None, fixed)]
-    notes: list[str] = []
     if plan.conflicts:
-        notes.append("The constraints below conflict; each row says how far its limit must move.")
         rows = [{"name": c.name, "metric": c.metric, "sense": c.sense, "limit": c.limit,
                  "change": c.change, "message": c.message} for c in plan.conflicts]
-        blocks.append(_block(pd.DataFrame(rows), "Conflicts", {"limit": "number", "change": "number"}))
-    return SheetSpec("Constraints Report", blocks, notes=notes, currency=_currency(plan))
+        blocks.append(_block(pd.DataFrame(rows), "Conflicts: no plan meets every constraint; "
+                             "each row says how far its limit must move", {"limit": "number", "change": "number"}))
+    return SheetSpec("Constraints Report", blocks, currency=_currency(plan))
 
 
 def run_info_sheet(plan: Plan, source: str | Path | None = None) -> SheetSpec:

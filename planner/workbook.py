@@ -265,7 +265,7 @@ def _cascade(issue: Issue, failed: dict[str, list[dict[str, Any]]]) -> bool:
     field = next((f for f, t in SHEETS.items() if t == issue.sheet), None)
     if field in failed and issue.row is None and str(issue.expected).startswith("needs at least one"):
         return True
-    if issue.sheet == "CurvePoints" and "curves" in failed:
+    if issue.sheet == SHEETS["curve_points"] and "curves" in failed and "has no 'points' curve" in issue.expected:
         return True
     return False
 

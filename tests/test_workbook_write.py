@@ -258,3 +258,19 @@ def test_losses_are_named(tmp_path: Path) -> None:
     assert "sheet 'Settings': shapes and text boxes will be lost in the copy" in warnings
     assert any("dynamic-array" in w for w in warnings)
     assert write_plan(hand_plan(), tmp_path / "o2.xlsx", source=odd, results_only=True) == []
+
+
+def test_infeasible_plan_is_reported(tmp_path: Path) -> None:
+    s = email_upgrade()
+    s = Scenario.model_validate(s.model_dump() | {"constraints": [
+        {"name": "Too many", "metric": "new_customers", "sense": ">=", "value": 1000}]})
+    plan = planner.optimize(s)
+    assert plan.status == "infeasible"
+    out = tmp_path / "inf.xlsx"
+    write_plan(plan, out)
+    wb = openpyxl.load_workbook(out)
+    assert [c.value for c in wb["Plan"][1]] == PLAN_COLUMNS and wb["Plan"].max_row == 1
+    status = [r[1].value for r in wb["Summary"].iter_rows() if r[0].value == "status"]
+    assert status == ["infeasible"]
+    report = [c.value for row in wb["Constraints Report"].iter_rows() for c in row]
+    assert "Too many" in report and any(str(v).startswith("Conflicts") for v in report)
