@@ -42,7 +42,6 @@ from planner.tables import ChartSpec, SheetSpec, TableBlock
 #: each *row* (used for key/value blocks such as headline figures); it is not written.
 ROW_FORMAT = "_format"
 
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "ZAR": "R ", "JPY": "¥", "INR": "₹"}
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
 _BOLD = Font(bold=True)
@@ -196,8 +195,8 @@ def _load_values(p: Path, wanted: set[str] | None, *, data_only: bool, formulas_
 def number_format(kind: str | None, currency: str = "USD") -> str | None:
     """Excel number format for a :data:`planner.tables.Format` name (None: leave General)."""
     if kind == "currency":
-        sym = _SYMBOLS.get(currency.upper(), f"{currency} ").replace('"', "")
-        return f'"{sym}"#,##0.00;-"{sym}"#,##0.00'
+        code = "".join(ch for ch in currency.strip() if ch not in '"\\;')[:12] or "USD"
+        return f'#,##0.00" {code}";-#,##0.00" {code}"'
     return {
         "number": "#,##0.00",
         "integer": "#,##0",
@@ -241,7 +240,7 @@ def _width(value: Any, fmt: str | None) -> int:
     if value is None:
         return 0
     if isinstance(value, float | int) and not isinstance(value, bool):
-        extra = 4 if fmt and '"' in fmt else 0
+        extra = 5 if fmt and '"' in fmt else 0
         return len(f"{value:,.2f}") + extra
     return max((len(line) for line in str(value).splitlines()), default=0)
 
@@ -275,14 +274,19 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
         ws.freeze_panes = f"A{placed[0].header_row + 1}"
     for col, w in widths.items():
         ws.column_dimensions[get_column_letter(col)].width = max(9, min(60, w + 2))
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    _fit_to_width(ws)
     ncols = max((len(p.columns) for p in placed), default=1)
     for i, chart in enumerate(spec.charts):
         if 0 <= chart.block < len(placed):
             _add_chart(ws, chart, placed[chart.block], f"{get_column_letter(ncols + 2)}{1 + 20 * i}")
+
+
+def _fit_to_width(ws: Worksheet) -> None:
+    """Print landscape, one page wide, as many pages tall as needed."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widths: dict[int, int]) -> _Placed:
@@ -478,6 +482,8 @@ def _render_template_sheet(ws: Worksheet, sheet: Any) -> None:
             if (first + i) in sheet.title_rows:
                 cell.font = _TITLE
             cell.alignment = Alignment(wrap_text=not has_header, vertical="top")
+            if not has_header and isinstance(v, str) and len(v) > 95:
+                ws.row_dimensions[first + i].height = 15 * math.ceil(len(v) / 95)
     if not has_header:
         ws.column_dimensions["A"].width = 28
         ws.column_dimensions["B"].width = 100
@@ -505,6 +511,7 @@ def _render_template_sheet(ws: Worksheet, sheet: Any) -> None:
         ws.add_data_validation(dv)
     if sheet.frozen and has_header:
         ws.freeze_panes = "A2"
+    _fit_to_width(ws)
 
 
 def template_contents(path: str | Path) -> dict[str, Any]:

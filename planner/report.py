@@ -48,7 +48,7 @@ def guess_format(column: str) -> Format | None:
     c = column.lower()
     if "roi" in c or c.endswith("multiplier") or c == "seasonality":
         return "ratio"
-    if "share" in c or c.endswith("_rate") or c.endswith("_pct") or c.startswith("relative"):
+    if "share" in c or c.endswith("_rate") or c.endswith("_pct") or "relative" in c:
         return "percent"
     if "customers" in c or c in ("contacts", "count"):
         return "integer"

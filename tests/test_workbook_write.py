@@ -84,7 +84,7 @@ def test_result_sheet_contents(tmp_path: Path) -> None:
     plan = wb["Plan"]
     assert [c.value for c in plan[1]] == PLAN_COLUMNS
     assert plan.freeze_panes == "A2"
-    assert plan["E2"].value == 100_000 and "R" in plan["E2"].number_format and "#,##0" in plan["E2"].number_format
+    assert plan["E2"].value == 100_000 and "ZAR" in plan["E2"].number_format and "#,##0" in plan["E2"].number_format
     summary = wb["Summary"]
     figures = {row[0].value: row[1] for row in summary.iter_rows() if row[0].value in SUMMARY_KEYS}
     assert list(figures) == SUMMARY_KEYS
@@ -228,7 +228,7 @@ def test_write_sheets_specs_and_charts(tmp_path: Path) -> None:
     assert ws["A1"].value == "A note" and ws["A2"].value == INJECT and ws["A2"].data_type == "s"
     assert ws["A4"].value == "Budget sweep" and ws["A5"].value == "budget"
     assert ws.freeze_panes == "A6"
-    assert "€" in ws["A7"].number_format and ws["C7"].number_format == "0.0%"
+    assert "EUR" in ws["A7"].number_format and ws["C7"].number_format == "0.0%"
     assert len(ws._charts) == 2
 
 
