@@ -26,6 +26,7 @@ import numpy as np
 import openpyxl
 import openpyxl.xml
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, Reference, ScatterChart, Series
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -230,9 +231,11 @@ def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     """Write one value; text is always literal text, never a formula."""
     cell = ws.cell(row=row, column=col)
     v = to_cell_value(value)
-    cell.value = v
     if isinstance(v, str):
-        cell.data_type = "s"  # openpyxl would turn "=..." into a formula otherwise
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)  # control characters cannot go in xlsx
+        cell.data_type = "s"  # openpyxl would turn "=..." into a formula (or "#N/A" into an error)
+    else:
+        cell.value = v
     return cell
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from xlsx_fixtures import GOOD, make_book, sheets
 
 from planner import excel, xlsxzip
@@ -261,3 +263,30 @@ def test_cli_bad_input_writes_nothing(tmp_path: Path, change: dict, expected: st
     assert result.exit_code == 1, result.output
     assert expected in result.output
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bad.xlsx"]
+
+
+_CELLS = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["", " ", "1,000", "10%", "$5", "abc", "NaN", "inf", "#N/A", "=1+1", "each", "linear",
+                     "acquisition", "VIP", "Email", "<=", "TRUE", "1,5", "(3)"]),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=8),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sheet=st.sampled_from(["Settings", "Segments", "Channels", "Curves", "Periods"]),
+       row=st.integers(0, 3), col=st.integers(0, 7), value=_CELLS)
+def test_any_cell_value_gives_a_scenario_or_located_issues(tmp_path: Path, sheet: str, row: int, col: int,
+                                                           value: object) -> None:
+    book = sheets()
+    rows = book[sheet]
+    while len(rows) <= row:
+        rows.append([])
+    while len(rows[row]) <= col:
+        rows[row].append(None)
+    rows[row][col] = value
+    path = make_book(tmp_path / "fuzz.xlsx", book)
+    try:
+        read_scenario(path)
+    except ScenarioError as exc:
+        assert exc.issues and all(i.sheet for i in exc.issues)
