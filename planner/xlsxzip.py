@@ -14,6 +14,7 @@ The few XML parts read here are parsed with ``defusedxml``.
 
 from __future__ import annotations
 
+import importlib.util
 import posixpath
 import re
 import zipfile
@@ -33,6 +34,7 @@ RATIO_FLOOR_BYTES = 4 * 1024**2
 #: Most parts an xlsx may hold.
 MAX_PARTS = 10_000
 
+_HAVE_PILLOW = importlib.util.find_spec("PIL") is not None
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _NS_PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -133,6 +135,7 @@ _EXT_KINDS = (
 )
 _EXTLST = re.compile(rb"<(?:\w+:)?extLst\b.*?</(?:\w+:)?extLst>", re.S)
 _SHAPE = re.compile(rb"<(?:\w+:)?(?:sp|grpSp|cxnSp)\b")
+_PICTURE = re.compile(rb"<(?:\w+:)?pic\b")
 _FORMULA = re.compile(rb"<(?:\w+:)?f[ >/]")
 
 _BOOK_PARTS = (
@@ -146,6 +149,8 @@ _BOOK_PARTS = (
     ("xl/connections.xml", "data connections / Power Query"),
     ("xl/queryTables/", "query tables"),
     ("xl/ctrlProps/", "form controls"),
+    ("xl/activeX/", "ActiveX controls"),
+    ("xl/embeddings/", "embedded objects (OLE)"),
     ("customXml/", "custom XML parts"),
 )
 
@@ -180,8 +185,15 @@ def losses(path: str | Path, keep_macros: bool = False) -> list[str]:
                 out.append(f"sheet '{sheet}': {label} will be lost in the copy")
             for rel in _related(zf, part):
                 if "/drawings/" in rel and rel.endswith(".xml") and rel in names:
-                    if _SHAPE.search(zf.read(rel)):
-                        out.append(f"sheet '{sheet}': shapes and text boxes will be lost in the copy")
+                    drawing = zf.read(rel)
+                    if _SHAPE.search(drawing):
+                        out.append(f"sheet '{sheet}': shapes and text boxes will be lost in the copy "
+                                   "(and the charts drawn with them)")
+                    if _PICTURE.search(drawing) and not _HAVE_PILLOW:
+                        out.append(f"sheet '{sheet}': pictures will be lost in the copy "
+                                   "(install Pillow to keep them)")
+                    elif any(m.lower().endswith((".wmf", ".emf")) for m in _related(zf, rel)):
+                        out.append(f"sheet '{sheet}': WMF/EMF pictures will be lost in the copy")
         book = zf.read("xl/workbook.xml") if "xl/workbook.xml" in names else b""
         if _EXTLST.search(book) and (b"slicer" in book or b"timeline" in book):
             out.append("workbook: slicer and timeline definitions will be lost in the copy")

@@ -14,7 +14,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from xlsx_fixtures import GOOD, hand_plan, make_book, sha256
 
 import planner
-from planner import excel
+from planner import excel, xlsxzip
 from planner.errors import OutputError
 from planner.examples import email_upgrade, retail_quarterly
 from planner.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, SUMMARY_KEYS
@@ -232,7 +232,7 @@ def test_write_sheets_specs_and_charts(tmp_path: Path) -> None:
     assert len(ws._charts) == 2
 
 
-def test_losses_are_named(tmp_path: Path) -> None:
+def test_losses_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = make_book(tmp_path / "g.xlsx", GOOD)
     with zipfile.ZipFile(src) as zf:
         parts = {n: zf.read(n) for n in zf.namelist()}
@@ -244,7 +244,8 @@ def test_losses_are_named(tmp_path: Path) -> None:
     parts["xl/metadata.xml"] = b"<metadata/>"
     parts["xl/drawings/drawing1.xml"] = (
         b'<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing">'
-        b'<xdr:twoCellAnchor><xdr:sp macro="" textlink=""/></xdr:twoCellAnchor></xdr:wsDr>')
+        b'<xdr:twoCellAnchor><xdr:sp macro="" textlink=""/></xdr:twoCellAnchor>'
+        b'<xdr:twoCellAnchor><xdr:pic/></xdr:twoCellAnchor></xdr:wsDr>')
     parts["xl/worksheets/_rels/sheet1.xml.rels"] = (
         b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         b'<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
@@ -255,7 +256,11 @@ def test_losses_are_named(tmp_path: Path) -> None:
             zf.writestr(n, d)
     warnings = write_plan(hand_plan(), tmp_path / "o.xlsx", source=odd)
     assert "sheet 'Segments': sparklines will be lost in the copy" in warnings
-    assert "sheet 'Settings': shapes and text boxes will be lost in the copy" in warnings
+    assert "sheet 'Settings': shapes and text boxes will be lost in the copy (and the charts drawn with them)" \
+        in warnings
+    monkeypatch.setattr(xlsxzip, "_HAVE_PILLOW", False)
+    assert "sheet 'Settings': pictures will be lost in the copy (install Pillow to keep them)" \
+        in xlsxzip.losses(odd)
     assert any("dynamic-array" in w for w in warnings)
     assert write_plan(hand_plan(), tmp_path / "o2.xlsx", source=odd, results_only=True) == []
 
