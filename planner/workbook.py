@@ -345,9 +345,10 @@ _INPUT_FORMATS: dict[str, str] = {
 def scenario_sheets(scenario: Scenario) -> list[SheetSpec]:
     """Every input sheet of ``scenario`` as :class:`SheetSpec` (header on row 1)."""
     cur = scenario.settings.currency
-    settings = [(k, v) for k, v in scenario.settings.model_dump().items() if v is not None]
-    specs = [SheetSpec("Settings", [TableBlock(pd.DataFrame(settings, columns=["setting", "value"]).astype(object))],
-                       currency=cur)]
+    row_formats = {"total_budget": "currency", "annual_discount_rate": "percent"}
+    settings = [(k, v, row_formats.get(k, "")) for k, v in scenario.settings.model_dump().items() if v is not None]
+    frame = pd.DataFrame(settings, columns=["setting", "value", excel.ROW_FORMAT]).astype(object)
+    specs = [SheetSpec("Settings", [TableBlock(frame)], currency=cur)]
     for field, model in ROW_MODELS.items():
         cols = list(model.model_fields)
         rows = [[getattr(item, c) for c in cols] for item in getattr(scenario, field)]

@@ -15,7 +15,7 @@ import pytest
 import planner
 from planner.cells import EXCEL_ERRORS
 from planner.examples import retail_quarterly
-from planner.workbook import write_plan, write_scenario, write_template
+from planner.workbook import read_scenario, write_plan, write_scenario, write_template
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 pytestmark = [pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed"),
@@ -79,3 +79,10 @@ def test_template_opens(tmp_path: Path) -> None:
     write_template(path)
     pdf = convert(path, "pdf", tmp_path / "pdf", tmp_path / "profile")
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_workbook_saved_by_libreoffice_reads_back(tmp_path: Path) -> None:
+    src = tmp_path / "retail.xlsx"
+    write_scenario(retail_quarterly(), src)
+    saved = convert(src, "xlsx", tmp_path / "saved", tmp_path / "profile")
+    assert read_scenario(saved).model_dump() == retail_quarterly().model_dump()
