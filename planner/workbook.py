@@ -57,7 +57,7 @@ _ORDER = list(SHEETS.values())
 
 @dataclasses.dataclass
 class _Sheet:
-    """One input sheet as read: header positions and the issues found so far."""
+    """One input sheet as read: header positions and its non-blank rows."""
 
     title: str
     columns: dict[str, int]
@@ -105,7 +105,7 @@ def _validate(model: type[BaseModel], raw: dict[str, Any], sheet: _Sheet, row: i
     for name, value in raw.items():
         if is_blank(value):
             continue
-        where_row, where_cell = cells[name] if cells else (row, sheet.cell(name, row))
+        where_row, where_cell = cells[name] if cells is not None else (row, sheet.cell(name, row))
         try:
             data[name] = convert(value, field_kind(model, name))
         except CellProblem as exc:
@@ -121,7 +121,7 @@ def _validate(model: type[BaseModel], raw: dict[str, Any], sheet: _Sheet, row: i
             if name in seen or (err["type"] == "missing" and name in skip_missing):
                 continue
             seen.add(name)
-            if cells:
+            if cells is not None:
                 where_row, where_cell = cells.get(name, (None, None))
             else:
                 where_row, where_cell = row, sheet.cell(name, row)
@@ -286,7 +286,8 @@ def _locate(issue: Issue, sheets: dict[str, _Sheet], setting_cells: dict[str, tu
 
 def _sorted(issues: list[Issue]) -> list[Issue]:
     def key(i: Issue) -> tuple[int, int, str]:
-        order = next((k for k, t in enumerate(_ORDER) if t.lower() == i.sheet.lower()), len(_ORDER))
+        key_ = excel.normalize_sheet(i.sheet)
+        order = next((k for k, t in enumerate(_ORDER) if excel.normalize_sheet(t) == key_), len(_ORDER))
         return (order, i.row or 0, i.cell or "")
 
     return sorted(issues, key=key)
