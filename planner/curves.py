@@ -239,7 +239,7 @@ def bands_from_breakpoints(cs: CurveSet, cell: IntArray, z: FloatArray) -> Bands
     cell, z = cell[order], z[order]
     # duplicates within rounding go; tiny bands near 0 stay (S-shaped and power curves
     # with shape < 1 have an infinite slope at 0 and need them)
-    keep = np.r_[True, (cell[1:] != cell[:-1]) | (np.diff(z) > 1e-12 * np.abs(z[1:]))]
+    keep = np.r_[len(z) > 0, (cell[1:] != cell[:-1]) | (np.diff(z) > 1e-12 * np.abs(z[1:]))][: len(z)]
     cell, z = cell[keep], z[keep]
     same = cell[1:] == cell[:-1]
     bc, lo, hi = cell[:-1][same], z[:-1][same], z[1:][same]
@@ -427,12 +427,17 @@ def _locate(bands: Bands, cell: IntArray, spend: FloatArray) -> IntArray:
     return lo
 
 
-def densify(cs: CurveSet, bands: Bands, cell: IntArray, spend: FloatArray, pieces: int = 8) -> Bands:
+def densify(cs: CurveSet, bands: Bands, cell: IntArray, spend: FloatArray, pieces: int = 8,
+            min_width: float = 0.0) -> Bands:
     """Split the band holding each (cell, spend) and its two neighbours into ``pieces`` parts.
 
     Used by the refinement loop: a vertical-gap tolerance leaves wide bands where a curve is
     flat, so the optimal spend is located more finely around the chosen one.  The chosen
-    spend itself becomes a breakpoint.  Bands that are not split are kept as they are.
+    spend itself becomes a breakpoint.  Only bands wider than ``min_width`` are split, and
+    never exact ones (linear and points curves): the optimum cannot move further than the
+    width of the bands beside it, so narrow bands locate it well enough already.  Bands
+    that are not split are kept as they are; the result is ``bands`` itself when nothing
+    needed splitting.
     """
     cell = np.asarray(cell, dtype=np.int64)
     spend = np.asarray(spend, dtype=float)
@@ -441,8 +446,13 @@ def densify(cs: CurveSet, bands: Bands, cell: IntArray, spend: FloatArray, piece
     pos = _locate(bands, cell, spend)
     first = np.searchsorted(bands.cell, cell, side="left")
     last = np.searchsorted(bands.cell, cell, side="right") - 1
-    hit = np.unique(np.concatenate([np.clip(pos + d, first, last) for d in (-1, 0, 1)]))
+    near = np.concatenate([np.clip(pos + d, first, last) for d in (-1, 0, 1)])
+    wide = (bands.err[near] > 0) & (bands.width[near] > min_width)
+    hit = np.unique(near[wide])
+    if not len(hit):
+        return bands
     frac = np.arange(1, pieces) / pieces
-    new_pos = np.concatenate([np.repeat(hit, pieces - 1), pos])
-    new_z = np.concatenate([(bands.lo[hit][:, None] + bands.width[hit][:, None] * frac[None, :]).ravel(), spend])
+    at = np.isin(pos, hit)
+    new_pos = np.concatenate([np.repeat(hit, pieces - 1), pos[at]])
+    new_z = np.concatenate([(bands.lo[hit][:, None] + bands.width[hit][:, None] * frac[None, :]).ravel(), spend[at]])
     return _insert(cs, bands, new_pos, new_z)
