@@ -144,6 +144,12 @@ class HighsSession:
         hs, h = self._hs, self.h
         if self.rejected:
             return Solution("error", "highs", 0.0, message="HiGHS rejected the model (invalid coefficients)")
+        n_row, n_col = self.lp.A.shape
+        if n_col == 0:  # nothing can be spent (a zero budget): HiGHS calls this model empty
+            ok = bool(np.all(self.lp.row_lower <= 0) and np.all(self.lp.row_upper >= 0))
+            return Solution("optimal" if ok else "infeasible", "highs", 0.0, x=np.zeros(0) if ok else None,
+                            row_dual=np.zeros(n_row) if ok else None, objective=0.0 if ok else None,
+                            message="empty model")
         h.setOptionValue("time_limit", float(time_limit))
         t0 = time.perf_counter()
         h.run()
