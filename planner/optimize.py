@@ -21,6 +21,9 @@ from planner.solve import HighsSession, Solution, solve
 #: refinement stops once no cell-period's spend moves more than this share of the budget
 REFINE_TOL = 1e-3
 MAX_REFINE_ROUNDS = 8
+#: ... and once that holds, while the certified gap exceeds this share of the objective
+#: (half of DESIGN's 0.1 % bar)
+REFINE_GAP = 5e-4
 #: relative certified gap the MIP path tightens its chord tolerance towards (DESIGN: 0.1 %)
 MIP_GAP_TARGET = 1e-3
 
@@ -151,21 +154,33 @@ class Optimizer:
             lp.row_lower[0] = budget
 
     def _solve_refined(self, budget: float) -> tuple[Model, Solution, int, float]:
-        bands = self.bands
-        model, sol = self._solve_once(bands, budget)
+        model, sol = self._solve_once(self.bands, budget)
+        if sol.x is None:
+            return model, sol, 0, sol.seconds
+        return self._refine(model, sol, budget)
+
+    def _refine(self, model: Model, sol: Solution, budget: float) -> tuple[Model, Solution, int, float]:
+        """Densify bands around the chosen spends and re-solve until spend settles."""
+        assert sol.x is not None
+        bands = model.bands
         solve_s = sol.seconds
         rounds = 0
-        if sol.x is None:
-            return model, sol, rounds, solve_s
         spend = model.spend(sol.x)
-        step = REFINE_TOL * max(budget, 1e-9)
+        step = REFINE_TOL * max(min(budget, float(spend.sum())), 1e-9)
         while rounds < MAX_REFINE_ROUNDS and not self._out_of_time():
-            rounds += 1
             ix = self.ix
             kt = np.flatnonzero(spend > 1e-9 * max(1.0, budget))
             if not len(kt):
                 break
-            bands = densify(ix.curves, bands, ix.kt_cell[kt], spend[kt])
+            # only bands wider than the step can hide a move larger than the step; when
+            # none is left, refine once more only if the certified gap is still wide
+            finer = densify(ix.curves, bands, ix.kt_cell[kt], spend[kt], min_width=step)
+            if finer is bands and self._gap_too_wide(model, sol, spend):
+                finer = densify(ix.curves, bands, ix.kt_cell[kt], spend[kt])
+            if finer is bands:
+                break
+            rounds += 1
+            bands = finer
             new_model, new_sol = self._solve_once(bands, budget)
             solve_s += new_sol.seconds
             if new_sol.x is None:
@@ -178,6 +193,14 @@ class Optimizer:
         self.bands = bands
         return model, sol, rounds, solve_s
 
+    def _gap_too_wide(self, model: Model, sol: Solution, spend: Float) -> bool:
+        """True when the certified gap of this solution exceeds ``REFINE_GAP``."""
+        if model.lp.is_mip or sol.row_dual is None:
+            return False
+        true_obj = _true_objective(model, spend)
+        gap = certify.lagrangian_bound(model, sol.row_dual) - true_obj
+        return bool(gap > REFINE_GAP * max(abs(true_obj), 1e-9))
+
     def _rerun(self, budget: float, started: datetime) -> Plan:
         model = self._model
         assert model is not None
@@ -189,7 +212,11 @@ class Optimizer:
             sol = _check(model, self._session.solve(self._remaining()), self.time_limit)
         else:
             sol = solve(model.lp, "cbc" if self.solver == "cbc" else "highs", self._remaining())
-        info = self._info(sol, started, sol.seconds, 0, model)
+        rounds, solve_s = 0, sol.seconds
+        if sol.x is not None:  # the warm start lands near the answer; refine spend there too
+            model, sol, rounds, solve_s = self._refine(model, sol, budget)
+            self._model = model
+        info = self._info(sol, started, solve_s, rounds, model)
         info["total_budget"] = budget
         scen = self.scenario.model_copy(update={"settings": self.scenario.settings.model_copy(update={"total_budget": budget})})
         if sol.x is None:
