@@ -21,9 +21,9 @@ from planner.solve import HighsSession, Solution, solve
 #: refinement stops once no cell-period's spend moves more than this share of the budget
 REFINE_TOL = 1e-3
 MAX_REFINE_ROUNDS = 8
-#: ... and once that holds, while the certified gap exceeds this share of the objective
-#: (half of DESIGN's 0.1 % bar)
-REFINE_GAP = 5e-4
+#: ... and, once spend has settled, while the certified gap exceeds this share of the
+#: objective (DESIGN's 0.1 % bar)
+REFINE_GAP = 1e-3
 #: relative certified gap the MIP path tightens its chord tolerance towards (DESIGN: 0.1 %)
 MIP_GAP_TARGET = 1e-3
 
@@ -167,14 +167,16 @@ class Optimizer:
         rounds = 0
         spend = model.spend(sol.x)
         step = REFINE_TOL * max(min(budget, float(spend.sum())), 1e-9)
+        moved = np.inf
         while rounds < MAX_REFINE_ROUNDS and not self._out_of_time():
             ix = self.ix
             kt = np.flatnonzero(spend > 1e-9 * max(1.0, budget))
             if not len(kt):
                 break
-            # only bands wider than the step can hide a move larger than the step; when
-            # none is left, refine once more only if the certified gap is still wide
-            finer = densify(ix.curves, bands, ix.kt_cell[kt], spend[kt], min_width=step)
+            finer = bands
+            if moved > step:
+                # only bands wider than the step can hide a move larger than the step
+                finer = densify(ix.curves, bands, ix.kt_cell[kt], spend[kt], min_width=step)
             if finer is bands and self._gap_too_wide(model, sol, spend):
                 finer = densify(ix.curves, bands, ix.kt_cell[kt], spend[kt])
             if finer is bands:
@@ -188,8 +190,6 @@ class Optimizer:
             new_spend = new_model.spend(new_sol.x)
             moved = np.abs(new_spend - spend).max(initial=0.0)
             model, sol, spend = new_model, new_sol, new_spend
-            if moved <= step:
-                break
         self.bands = bands
         return model, sol, rounds, solve_s
 
