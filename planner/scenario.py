@@ -64,6 +64,14 @@ class Row(BaseModel):
         self._row = row
         return self
 
+    def __eq__(self, other: object) -> bool:
+        # equal content is equal whatever Excel row it came from
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 def _lower(v: Any) -> Any:
     return v.strip().lower() if isinstance(v, str) else v
@@ -287,6 +295,7 @@ def _expected(err: dict[str, Any]) -> str:
         word = {"greater_than_equal": ">=", "greater_than": ">",
                 "less_than": "<", "less_than_equal": "<="}[kind]
         bound = next(iter(ctx.values()), "")
+        bound = f"{bound:g}" if isinstance(bound, int | float) else bound
         return f"is not allowed: expected a number {word} {bound}"
     if kind == "literal_error":
         return f"is not allowed: expected one of {ctx.get('expected', '')}"

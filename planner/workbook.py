@@ -362,8 +362,7 @@ def scenario_sheets(scenario: Scenario) -> list[SheetSpec]:
 def write_scenario(scenario: Scenario, path: str | Path) -> None:
     """Write every input sheet of ``scenario`` to a new workbook at ``path``.
 
-    Reading the file back with :func:`read_scenario` gives an equal scenario.  The rows of
-    ``scenario`` learn the Excel row they were written to (``Row.source_row``).
+    Reading the file back with :func:`read_scenario` gives an equal scenario.
 
     Raises
     ------
@@ -371,9 +370,6 @@ def write_scenario(scenario: Scenario, path: str | Path) -> None:
         The file cannot be written there.
     """
     excel.write_sheets(scenario_sheets(scenario), path, active="Settings")
-    for field in ROW_MODELS:
-        for i, item in enumerate(getattr(scenario, field)):
-            item.at_row(i + 2)
 
 
 def write_sheets(
