@@ -32,7 +32,14 @@ from planner.scenario import (
     Settings,
 )
 from planner.whatif import apply_scenario, compare, frontier
-from planner.workbook import read_scenario, write_plan, write_scenario
+from planner.workbook import (
+    read_scenario,
+    read_table,
+    write_plan,
+    write_scenario,
+    write_sheets,
+    write_template,
+)
 
 try:
     __version__ = version("planner")
@@ -43,5 +50,6 @@ __all__ = [
     "Channel", "ConstraintRow", "Curve", "CurvePoint", "Issue", "OutputError", "Optimizer", "Override",
     "Period", "Plan", "PlannerError", "Scenario", "ScenarioError", "SeasonalityRow", "Segment",
     "Settings", "SolverError", "WorkbookError", "__version__", "apply_scenario", "compare",
-    "frontier", "optimize", "read_scenario", "write_plan", "write_scenario",
+    "frontier", "optimize", "read_scenario", "read_table", "write_plan", "write_scenario",
+    "write_sheets", "write_template",
 ]

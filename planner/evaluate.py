@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.curves import derivative
+from planner.curves import LINEAR, POINTS, derivative
 from planner.index import ACQ, RET, Index
 from planner.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, Plan
 from planner.rows import Float, FrozenRows
@@ -120,6 +120,11 @@ def assemble(
         "currency": st.currency,
         "scenario": sc.name,
     }
+    flat = np.maximum(0.0, spend - _flat_start(ix)[ix.kt_cell])
+    summary["flat_spend"] = float(flat.sum())
+    if flat.any():
+        i = int(np.argmax(flat))
+        summary["flat_spend_example"] = f"{ix.channels[ix.kt_ch[i]]} / {ix.segments[ix.kt_seg[i]]} in {ix.periods[ix.kt_t[i]]}"
     plan = Plan(scenario=sc, status=status, allocation=alloc, summary=summary, run_info=dict(info))
     plan.by_channel = _group(alloc, "channel", ix.channels, total_spend)
     plan.by_segment = _segment_table(alloc, ix.segments)
@@ -128,6 +133,16 @@ def assemble(
     plan.constraints = constraint_table(ix, rows, spend, cust, dual, row_activity)
     plan.warnings = _warnings(plan, ix)
     return plan
+
+
+def _flat_start(ix: Index) -> Float:
+    """Spend after which a curve is flat: a linear curve's cap, a points curve's last knot."""
+    cs = ix.curves
+    out = np.where(cs.kind == LINEAR, cs.a * cs.b, np.inf)
+    last = cs.pts_start[1:] - 1
+    has = (cs.kind == POINTS) & (cs.pts_start[1:] > cs.pts_start[:-1])
+    out[has] = cs.pts_x[last[has]]
+    return out
 
 
 def _group(alloc: pd.DataFrame, key: str, order: list[str], total: float) -> pd.DataFrame:
@@ -188,7 +203,8 @@ def constraint_table(ix: Index, rows: FrozenRows, spend: Float, cust: Float, dua
     shadow = np.where(sense == ">=", -per_limit, per_limit)
     lp_act = act if lp_activity is None else lp_activity[: len(rows)]
     tight = np.abs(lp_act - rows.rhs) <= 1e-6 * (1.0 + np.abs(rows.rhs)) + 1e-6 * np.abs(den * rows.limit)
-    binding = tight | (np.abs(dual) > 1e-9)
+    has_terms = np.bincount(rows.e_row, minlength=len(rows)) + np.bincount(rows.aux_row, minlength=len(rows)) > 0
+    binding = (tight & has_terms) | (np.abs(dual) > 1e-9)
     keep = rows.reported
     obj = ix.scenario.settings.objective
     unit = "spend saved" if obj == "min_spend" else obj.replace("_", " ")
@@ -211,10 +227,10 @@ def _warnings(plan: Plan, ix: Index) -> list[str]:
     if s["unspent_budget"] > 1e-6 * max(1.0, st.total_budget) and st.objective in ("net_value", "target_mroi"):
         out.append(f"{s['unspent_budget']:,.0f} {cur} of the budget is left unspent: the next unit of money "
                    f"would return less than {1 if st.objective == 'net_value' else st.target_mroi:g} in value.")
-    waste = plan.allocation[(plan.allocation["marginal_roi"] <= 1e-9) & (plan.allocation["spend"] > 0)]
-    if len(waste):
-        out.append(f"{waste['spend'].sum():,.0f} {cur} is spent where the curves are flat (no more customers "
-                   f"come from it), e.g. {waste.iloc[0]['channel']} / {waste.iloc[0]['segment']}: forced by a minimum, "
+    if s["flat_spend"] > 1e-6 * max(1.0, st.total_budget):
+        where = s["flat_spend_example"]
+        out.append(f"{s['flat_spend']:,.0f} {cur} is spent where the curves are flat (no more customers "
+                   f"come from it), e.g. {where}: forced by a minimum, "
                    "spend_full_budget or the value objective.")
     c = plan.constraints
     bad = c[(c["slack"] < -1e-6 * (1 + c["limit"].abs())) & c["slack"].notna()]

@@ -279,3 +279,19 @@ def test_infeasible_plan_is_reported(tmp_path: Path) -> None:
     assert status == ["infeasible"]
     report = [c.value for row in wb["Constraints Report"].iter_rows() for c in row]
     assert "Too many" in report and any(str(v).startswith("Conflicts") for v in report)
+
+
+def test_pictures_in_user_sheets_survive_the_copy(tmp_path: Path) -> None:
+    """Pillow is a dependency so that a logo on the planner's own sheet is kept."""
+    from openpyxl.drawing.image import Image
+    from PIL import Image as PILImage
+
+    src = user_book(tmp_path)
+    PILImage.new("RGB", (20, 10), "red").save(tmp_path / "logo.png")
+    wb = openpyxl.load_workbook(src)
+    wb["My Notes"].add_image(Image(str(tmp_path / "logo.png")), "F2")
+    wb.save(src)
+    out = tmp_path / "out.xlsx"
+    warnings = write_plan(hand_plan(), out, source=src)
+    assert not any("picture" in w.lower() for w in warnings)
+    assert len(openpyxl.load_workbook(out)["My Notes"]._images) == 1
