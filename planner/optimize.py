@@ -207,7 +207,9 @@ class Optimizer:
         self._set_budget(model, budget)
         if self.solver == "auto" and greedy_exact(model):
             sol = solve_greedy(model)
-        elif self._session is not None:
+        elif self.solver != "cbc":
+            if self._session is None or self._session.lp is not model.lp:
+                self._session = HighsSession(model.lp)
             self._session.set_row_bounds(0, model.lp.row_lower[0], budget)
             sol = _check(model, self._session.solve(self._remaining()), self.time_limit)
         else:
