@@ -404,7 +404,7 @@ def test_compare_with_a_bad_scenario_exits_1(tmp_path):
     result = run("compare", path, "-o", out)
     assert_user_error(result, 1)
     assert ("Scenarios row 3 value: 2.0 gives segment 'All' retention_rate 2.0, which is not "
-            "allowed: expected a number < 1.0") in result.output
+            "allowed: expected a number < 1") in result.output
     assert not out.exists()
 
 
