@@ -216,8 +216,11 @@ class Optimizer:
             sol = solve(model.lp, "cbc" if self.solver == "cbc" else "highs", self._remaining())
         rounds, solve_s = 0, sol.seconds
         if sol.x is not None:  # the warm start lands near the answer; refine spend there too
+            # ... but keep the base model and its warm session for the next budget: bands
+            # refined for every budget would pile up and slow every later solve
+            base, base_bands, session = model, self.bands, self._session
             model, sol, rounds, solve_s = self._refine(model, sol, budget)
-            self._model = model
+            self._model, self.bands, self._session = base, base_bands, session
         info = self._info(sol, started, solve_s, rounds, model)
         info["total_budget"] = budget
         scen = self.scenario.model_copy(update={"settings": self.scenario.settings.model_copy(update={"total_budget": budget})})
