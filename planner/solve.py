@@ -41,11 +41,15 @@ class Solution:
 def max_violation(lp: LinearProgram, x: Float) -> float:
     """Largest row violation of ``x`` relative to the row's size (``x`` within its bounds).
 
-    The size is ``1 + |bound| + Σ|a_ij·x_j|`` so that rounding in a solver's text output
-    (CBC) does not count, while a real violation does.
+    The size is ``1 + |bound| + Σ|a_ij|·max(|x_j|, upper_j)`` so that rounding in a solver's
+    text output (CBC) or its feasibility tolerance does not count, while a real violation does.
     """
     act = lp.A @ x
-    size = 1.0 + abs(lp.A) @ np.abs(x)
+    # a row's size is what it could reach over the columns' ranges, so that a solver's
+    # tolerance on a row with a zero bound (customers at risk of an empty segment) is no
+    # violation, while a real one still is
+    reach = np.where(np.isfinite(lp.col_upper), np.maximum(np.abs(lp.col_upper), np.abs(x)), np.abs(x))
+    size = 1.0 + abs(lp.A) @ reach
     lo = np.where(np.isfinite(lp.row_lower), lp.row_lower, 0.0)
     up = np.where(np.isfinite(lp.row_upper), lp.row_upper, 0.0)
     rv = np.maximum(lp.row_lower - act, act - lp.row_upper) / (size + np.abs(lo) + np.abs(up))

@@ -275,3 +275,18 @@ def test_finite_clv_horizon():
     )
     plan = optimize(sc)
     assert plan.summary["total_value"] == pytest.approx(10 * (1 + 0.5 + 0.25 + 0.125))
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_retention_on_a_segment_without_customers_saves_no_one(solver):
+    """Nobody is at risk, so the at-risk row's bound is 0: HiGHS's tolerance on it must not
+    be mistaken for a broken constraint."""
+    sc = Scenario(
+        settings=settings(total_budget=13_388, objective="value"),
+        segments=[Segment(segment="S", customers=0, margin_per_period=2, retention_rate=0)],
+        channels=[Channel(channel="C")],
+        curves=[Curve(segment="S", channel="C", program="retention", curve="saturation", a=10, b=159)],
+    )
+    plan = optimize(sc, solver=solver)
+    assert plan.status == "optimal"
+    assert plan.summary["retained_customers"] == pytest.approx(0, abs=1e-5)
