@@ -16,11 +16,13 @@ from planner.model import Model, build_model, build_rows
 from planner.plan import Plan
 from planner.rows import Float
 from planner.scenario import Scenario
-from planner.solve import HighsSession, Solution, solve
+from planner.solve import FEAS_TOL, HighsSession, Solution, solve
 
 #: refinement stops once no cell-period's spend moves more than this share of the budget
 REFINE_TOL = 1e-3
 MAX_REFINE_ROUNDS = 8
+#: refinement rounds for a re-run at another budget (frontier) when an LP must be solved
+SWEEP_REFINE_ROUNDS = 1
 #: ... and, once spend has settled, while the certified gap exceeds this share of the
 #: objective (DESIGN's 0.1 % bar)
 REFINE_GAP = 1e-3
@@ -159,7 +161,8 @@ class Optimizer:
             return model, sol, 0, sol.seconds
         return self._refine(model, sol, budget)
 
-    def _refine(self, model: Model, sol: Solution, budget: float) -> tuple[Model, Solution, int, float]:
+    def _refine(self, model: Model, sol: Solution, budget: float,
+                max_rounds: int = MAX_REFINE_ROUNDS) -> tuple[Model, Solution, int, float]:
         """Densify bands around the chosen spends and re-solve until spend settles."""
         assert sol.x is not None
         bands = model.bands
@@ -168,7 +171,7 @@ class Optimizer:
         spend = model.spend(sol.x)
         step = REFINE_TOL * max(min(budget, float(spend.sum())), 1e-9)
         moved = np.inf
-        while rounds < MAX_REFINE_ROUNDS and not self._out_of_time():
+        while rounds < max_rounds and not self._out_of_time():
             ix = self.ix
             kt = np.flatnonzero(spend > 1e-9 * max(1.0, budget))
             if not len(kt):
@@ -219,7 +222,10 @@ class Optimizer:
             # ... but keep the base model and its warm session for the next budget: bands
             # refined for every budget would pile up and slow every later solve
             base, base_bands, session = model, self.bands, self._session
-            model, sol, rounds, solve_s = self._refine(model, sol, budget)
+            # greedy rounds cost no solve; an LP round costs a build and a cold solve, so a
+            # sweep point gets one (8× finer bands where its spend moved to)
+            limit = MAX_REFINE_ROUNDS if sol.solver == "greedy" else SWEEP_REFINE_ROUNDS
+            model, sol, rounds, solve_s = self._refine(model, sol, budget, max_rounds=limit)
             self._model, self.bands, self._session = base, base_bands, session
         info = self._info(sol, started, solve_s, rounds, model)
         info["total_budget"] = budget
@@ -302,7 +308,7 @@ def _check(model: Model, sol: Solution, time_limit: float) -> Solution:
 
     if sol.x is not None:
         sol.x = np.clip(sol.x, model.lp.col_lower, model.lp.col_upper)
-    if sol.x is not None and max_violation(model.lp, sol.x) > 1e-6:
+    if sol.x is not None and max_violation(model.lp, sol.x) > FEAS_TOL:
         sol.x = None
         sol.status = "time_limit" if sol.status == "time_limit" else "error"
         sol.message = "the solver's answer breaks a constraint"
@@ -320,7 +326,8 @@ def greedy_exact(model: Model) -> bool:
     if any(k not in ("budget", "prospects", "at_risk") for k in rows.kind):
         return False
     # caps must be provably slack: the most each could see is below the cap
-    most = ix.customers(_cap_of(model)[ix.kt_cell])
+    # no cell can spend more than the budget, whatever its chord domain
+    most = ix.customers(np.minimum(_cap_of(model), model.lp.row_upper[0])[ix.kt_cell])
     acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
     won = np.bincount(ix.kt_seg[acq], weights=most[acq], minlength=ix.S)
     if (won > ix.prospects).any():

@@ -20,7 +20,8 @@ from planner.errors import SolverError
 from planner.model import LinearProgram
 
 Float = NDArray[np.float64]
-FEAS_TOL = 1e-6
+#: largest row violation, relative to what the row can reach, accepted from a solver
+FEAS_TOL = 1e-5
 
 
 @dataclass
@@ -68,7 +69,7 @@ def solve(lp: LinearProgram, solver: str = "highs", time_limit: float = 60.0) ->
     if sol.x is not None:
         sol.x = np.clip(sol.x, lp.col_lower, lp.col_upper)
     if sol.x is not None and sol.status in ("optimal", "time_limit"):
-        if max_violation(lp, sol.x) > 1e-6:
+        if max_violation(lp, sol.x) > FEAS_TOL:
             sol.status = "time_limit" if sol.status == "time_limit" else "error"
             sol.message = "the solver's answer breaks a constraint"
             sol.x = None

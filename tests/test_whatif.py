@@ -393,7 +393,12 @@ def test_reusing_the_model_saves_time_on_a_grid():
     t2 = time.perf_counter()
     print(f"\nfrontier of a 4x4x2x4 grid, 11 points: model re-used {t1 - t0:.2f} s, "
           f"rebuilt at each point {t2 - t1:.2f} s")
-    assert reused.table["value"].to_numpy() == pytest.approx(rebuilt.table["value"].to_numpy(), rel=1e-3)
+    # the objective (net value) agrees within the two plans' certified gaps; value itself
+    # may differ where the objective is flat (spend stops where marginal ROI = 1)
+    gaps = [a.summary["optimality_gap_bound"] + b.summary["optimality_gap_bound"]
+            for a, b in zip(reused.plans, rebuilt.plans, strict=True)]
+    diff = np.abs(reused.table["net_value"].to_numpy() - rebuilt.table["net_value"].to_numpy())
+    assert (diff <= np.array(gaps) + 1e-6 * rebuilt.table["net_value"].abs().max()).all()
     assert t1 - t0 <= 1.5 * (t2 - t1) + 0.5
 
 
