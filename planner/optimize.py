@@ -21,7 +21,7 @@ from planner.solve import FEAS_TOL, HighsSession, Solution, solve
 #: refinement stops once no cell-period's spend moves more than this share of the budget
 REFINE_TOL = 1e-3
 MAX_REFINE_ROUNDS = 8
-#: refinement rounds for a re-run at another budget (frontier) when an LP must be solved
+#: refinement rounds for a re-run at another budget (a frontier point)
 SWEEP_REFINE_ROUNDS = 1
 #: ... and, once spend has settled, while the certified gap exceeds this share of the
 #: objective (DESIGN's 0.1 % bar)
@@ -222,10 +222,9 @@ class Optimizer:
             # ... but keep the base model and its warm session for the next budget: bands
             # refined for every budget would pile up and slow every later solve
             base, base_bands, session = model, self.bands, self._session
-            # greedy rounds cost no solve; an LP round costs a build and a cold solve, so a
-            # sweep point gets one (8× finer bands where its spend moved to)
-            limit = MAX_REFINE_ROUNDS if sol.solver == "greedy" else SWEEP_REFINE_ROUNDS
-            model, sol, rounds, solve_s = self._refine(model, sol, budget, max_rounds=limit)
+            # a round costs a build (and a cold solve for an LP) and grows the model, so a
+            # sweep point gets one: 8× finer bands where its spend moved to
+            model, sol, rounds, solve_s = self._refine(model, sol, budget, max_rounds=SWEEP_REFINE_ROUNDS)
             self._model, self.bands, self._session = base, base_bands, session
         info = self._info(sol, started, solve_s, rounds, model)
         info["total_budget"] = budget
