@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 
@@ -9,14 +10,14 @@ import numpy as np
 
 from planner import certify
 from planner.curves import Bands, chord_bands, densify
-from planner.evaluate import assemble
+from planner.evaluate import assemble, true_customers
 from planner.index import ACQ, RET, Index
 from planner.infeasible import explain_infeasible
 from planner.model import Model, build_model, build_rows
 from planner.plan import Plan
 from planner.rows import Float
 from planner.scenario import Scenario
-from planner.solve import FEAS_TOL, HighsSession, Solution, solve
+from planner.solve import FEAS_TOL, HighsSession, Solution, max_violation, solve
 
 #: refinement stops once no cell-period's spend moves more than this share of the budget
 REFINE_TOL = 1e-3
@@ -282,8 +283,6 @@ class Optimizer:
 
 def _rows_for(model: Model, scenario: Scenario):
     """Rows with the scenario's budget as the total budget limit (frontier re-runs)."""
-    import dataclasses
-
     limit = model.rows.limit.copy()
     rhs = model.rows.rhs.copy()
     limit[0] = rhs[0] = scenario.settings.total_budget
@@ -295,16 +294,12 @@ def _abs_tol(model: Model) -> float:
 
 
 def _true_objective(model: Model, spend: Float) -> float:
-    from planner.evaluate import true_customers
-
     cust, _ = true_customers(model.ix, spend)
     return float(model.w_cust @ cust - model.w_spend @ spend)
 
 
 def _check(model: Model, sol: Solution, time_limit: float) -> Solution:
     """Apply solve()'s feasibility check to a session solve."""
-    from planner.solve import max_violation
-
     if sol.x is not None:
         sol.x = np.clip(sol.x, model.lp.col_lower, model.lp.col_upper)
     if sol.x is not None and max_violation(model.lp, sol.x) > FEAS_TOL:
