@@ -34,7 +34,7 @@ from scipy.optimize import least_squares
 
 from planner.curves import CurveSet, evaluate
 from planner.errors import Issue, ScenarioError
-from planner.tables import ChartSpec, SheetSpec, TableBlock
+from planner.tables import ChartSpec, SheetSpec, TableBlock, excel_rows
 
 MIN_DISTINCT_SPENDS = 4
 MIN_R2 = 0.5
@@ -177,15 +177,6 @@ def _fit_cell(x: np.ndarray, y: np.ndarray) -> tuple[list[dict], str, str]:
     return fits, chosen, crit
 
 
-def _excel_rows(df: pd.DataFrame) -> np.ndarray:
-    """Excel rows of ``df``: the index itself when it holds Excel rows
-    (:func:`planner.workbook.read_table` names it ``row``), else index + 2 (header on row 1)."""
-    idx = df.index
-    if not pd.api.types.is_integer_dtype(idx):
-        return np.arange(len(df)) + 2
-    return idx.to_numpy(dtype=np.int64) + (0 if idx.name == "row" else 2)
-
-
 def _clean_history(history: pd.DataFrame) -> pd.DataFrame:
     sheet = "History"
     if not isinstance(history, pd.DataFrame):
@@ -200,7 +191,7 @@ def _clean_history(history: pd.DataFrame) -> pd.DataFrame:
         raise ScenarioError([Issue(sheet, None, None, None, "has no rows")])
     out = pd.DataFrame(index=df.index)
 
-    xr = _excel_rows(df)
+    xr = excel_rows(df)
 
     def report(bad: np.ndarray, col: str, expected: str) -> None:
         for r in np.flatnonzero(bad)[: max(0, MAX_ISSUES - len(issues))]:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from planner.errors import Issue, ScenarioError
 from planner.scenario import Segment
-from planner.tables import SheetSpec, TableBlock
+from planner.tables import SheetSpec, TableBlock, excel_rows
 
 PERIODS_PER_YEAR = (1, 2, 4, 12)
 MAX_ISSUES = 200
@@ -128,15 +128,6 @@ def period_label(pidx: int, ppy: int) -> str:
     return {1: f"{year}", 2: f"{year}H{k + 1}", 4: f"{year}Q{k + 1}", 12: f"{year}-{k + 1:02d}"}[ppy]
 
 
-def excel_rows(df: pd.DataFrame) -> np.ndarray:
-    """Excel rows of ``df``: the index itself when it holds Excel rows
-    (:func:`planner.workbook.read_table` names it ``row``), else index + 2 (header on row 1)."""
-    idx = df.index
-    if not pd.api.types.is_integer_dtype(idx):
-        return np.arange(len(df)) + 2
-    return idx.to_numpy(dtype=np.int64) + (0 if idx.name == "row" else 2)
-
-
 def _issue_rows(issues: list[Issue], df: pd.DataFrame, bad: np.ndarray, sheet: str, column: str,
                 values: pd.Series, expected: str) -> None:
     rows, xr = np.flatnonzero(bad), excel_rows(df)
@@ -151,7 +142,7 @@ def clean_transactions(tx: pd.DataFrame, sheet: str = "Transactions") -> pd.Data
 
     Headers are matched case-insensitively after trimming (inner spaces read as ``_``).
     Numeric dates are Excel serial numbers.  Every bad cell becomes a located
-    :class:`Issue` (Excel row: see :func:`excel_rows`); all are raised together as one
+    :class:`Issue` (Excel row: see :func:`planner.tables.excel_rows`); all are raised together as one
     :class:`ScenarioError`.
     """
     if not isinstance(tx, pd.DataFrame):

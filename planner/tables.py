@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 #: Number formats a column can ask for; the writer maps them to Excel formats
@@ -52,3 +53,12 @@ class SheetSpec:
     charts: list[ChartSpec] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     currency: str = "USD"
+
+
+def excel_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Excel rows of ``frame``: the index itself when it holds Excel rows
+    (:func:`planner.workbook.read_table` names it ``row``), else index + 2 (header on row 1)."""
+    idx = frame.index
+    if not pd.api.types.is_integer_dtype(idx):
+        return np.arange(len(frame)) + 2
+    return idx.to_numpy(dtype=np.int64) + (0 if idx.name == "row" else 2)
