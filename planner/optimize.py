@@ -89,6 +89,7 @@ class Optimizer:
         self.rows, self.n_aux = build_rows(self.ix)
         self.build_seconds = time.perf_counter() - t0
         self._session: HighsSession | None = None
+        self._bound_memo: tuple[Solution, float, float] | None = None
         self._deadline = time.perf_counter() + self.time_limit
         self._model: Model | None = None
 
@@ -201,9 +202,18 @@ class Optimizer:
         """True when the certified gap of this solution exceeds ``REFINE_GAP``."""
         if model.lp.is_mip or sol.row_dual is None:
             return False
-        true_obj = _true_objective(model, spend)
-        gap = certify.lagrangian_bound(model, sol.row_dual) - true_obj
-        return bool(gap > REFINE_GAP * max(abs(true_obj), 1e-9))
+        upper, true_obj = self._lagrangian(model, sol, spend)
+        return bool(upper - true_obj > REFINE_GAP * max(abs(true_obj), 1e-9))
+
+    def _lagrangian(self, model: Model, sol: Solution, spend: Float) -> tuple[float, float]:
+        """(Lagrangian upper bound, true objective) of a solution, computed once: the
+        refinement's last gap check and the evaluation ask about the same solution."""
+        if self._bound_memo is not None and self._bound_memo[0] is sol:
+            return self._bound_memo[1], self._bound_memo[2]
+        assert sol.row_dual is not None
+        upper, true_obj = certify.lagrangian_bound(model, sol.row_dual), _true_objective(model, spend)
+        self._bound_memo = (sol, upper, true_obj)
+        return upper, true_obj
 
     def _rerun(self, budget: float, started: datetime) -> Plan:
         model = self._model
@@ -241,8 +251,7 @@ class Optimizer:
         if model.lp.is_mip or sol.row_dual is None:
             gap = certify.mip_gap_bound(model, sol, _true_objective(model, spend))
         else:
-            upper = certify.lagrangian_bound(model, sol.row_dual)
-            true_obj = _true_objective(model, spend)
+            upper, true_obj = self._lagrangian(model, sol, spend)
             gap = min(max(0.0, upper - true_obj), certify.formula_bound(model) + _abs_tol(model))
         activity = model.lp.A @ sol.x
         plan = assemble(ix, model.rows if scenario is None else _rows_for(model, scenario), spend, sol.status,
