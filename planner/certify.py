@@ -12,19 +12,45 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.curves import derivative, evaluate, second_derivative
+from planner.curves import BestSpend, evaluate, second_derivative
+from planner.index import Index
 from planner.model import Model
 from planner.rows import Float
 
 
 def lagrangian_bound(model: Model, row_dual: Float) -> float:
     """Upper bound on the true optimum of the maximised objective (see module doc)."""
-    ix, rows = model.ix, model.rows
+    return lagrangian(model, row_dual)[0]
+
+
+def lagrangian(model: Model, row_dual: Float) -> tuple[float, Float]:
+    """(Upper bound, the spend per cell-period that attains each 1-D maximum).
+
+    The spend is where every cell-period would go on its real curve at these prices: a
+    frontier re-run centres its next chord window there.
+    """
+    c1, c2, mu, rhs = prices(model, row_dual)
+    if not np.isfinite(c1).all():
+        return float("inf"), np.zeros(len(c1))
+    best, arg = respond(model.ix, c1, c2, model.cap_kt)
+    return float(best.sum() + mu @ rhs), arg
+
+
+def prices(model: Model, row_dual: Float) -> tuple[Float, Float, Float, Float]:
+    """Per cell-period weights ``(c1, c2)`` of ``φ = c1·σ·f(x) − c2·x`` at the LP's duals,
+    with the duals ``μ`` (∂ max objective / ∂ bound, sign-checked) and the bounds they price.
+
+    ``c1`` is ``inf`` where no finite bound exists (an auxiliary column priced below zero).
+    """
+    rows = model.rows
     n = len(rows)
     mu = -np.asarray(row_dual[:n], dtype=float)  # ∂(max objective)/∂rhs
-    sense = rows.sense
-    mu = np.where(sense == "<=", np.maximum(mu, 0.0), np.where(sense == ">=", np.minimum(mu, 0.0), mu))
-    KP = ix.K * ix.P
+    # the LP's own row bounds: a re-run changes the budget row, and a full budget is an
+    # equality (its dual may take either sign)
+    lower, upper = model.lp.row_lower[:n], model.lp.row_upper[:n]
+    mu = np.where(np.isfinite(upper), mu, np.minimum(mu, 0.0))
+    mu = np.where(np.isfinite(lower), mu, np.maximum(mu, 0.0))
+    rhs = np.where(mu > 0, upper, np.where(mu < 0, lower, 0.0))
     c1 = model.w_cust.copy()
     c2 = model.w_spend.copy()
     np.subtract.at(c1, rows.e_kt, mu[rows.e_row] * rows.e_cust)
@@ -33,37 +59,52 @@ def lagrangian_bound(model: Model, row_dual: Float) -> float:
         aux_red = np.zeros(model.n_aux)
         np.add.at(aux_red, rows.aux_col, mu[rows.aux_row] * rows.aux_coef)
         if (aux_red < -1e-7 * (1 + np.abs(mu).max())).any():
-            return float("inf")
-    cap = np.zeros(ix.K)
-    np.add.at(cap, model.bands.cell, model.bands.width)
-    cell = ix.kt_cell
-    X = cap[cell]
-    sig = ix.kt_sigma
+            c1[:] = np.inf
+    return c1, c2, mu, rhs
 
-    def phi(x: Float) -> Float:
-        return c1 * sig * evaluate(ix.curves, cell, x) - c2 * x
 
-    best = np.maximum(phi(np.zeros(KP)), phi(X))
-    inner = (c1 * sig > 0) & (X > 0)
-    if inner.any():
-        lo, hi = np.zeros(KP), X.copy()
-        target = np.where(inner, c2 / np.where(inner, c1 * sig, 1.0), 0.0)
-        for _ in range(64):
-            mid = 0.5 * (lo + hi)
-            up = derivative(ix.curves, cell, mid) > target
-            lo = np.where(up, mid, lo)
-            hi = np.where(up, hi, mid)
-        for x in (lo, hi):
-            best = np.where(inner, np.maximum(best, phi(x)), best)
-    return float(best.sum() + mu @ rows.rhs)
+def respond(ix: Index, c1: Float, c2: Float, cap: Float, steps: int = 48) -> tuple[Float, Float]:
+    """Each cell-period's best ``φ = c1·σ·f(x) − c2·x`` on ``[0, cap]`` and where it is
+    (``steps`` bisections where there is no closed form)."""
+    arg = best_response(ix, c1, c2, cap, steps)
+    phi = c1 * ix.kt_sigma * evaluate(ix.curves, ix.kt_cell, arg) - c2 * arg
+    return np.maximum(phi, 0.0), np.where(phi > 0, arg, 0.0)
+
+
+def best_response(ix: Index, c1: Float, c2: Float, cap: Float, steps: int = 48) -> Float:
+    """Where each cell-period's ``φ = c1·σ·f(x) − c2·x`` is largest on ``[0, cap]``."""
+    return Responder(ix, c1, cap)(c2, steps)
+
+
+class Responder:
+    """:func:`best_response` for fixed ``c1`` and caps, at many spend prices ``c2``.
+
+    Where ``c1·σ > 0``, φ is concave and its maximum is where the curve's slope equals the
+    price; elsewhere φ is convex and the maximum is at an end.
+    """
+
+    def __init__(self, ix: Index, c1: Float, cap: Float):
+        w = c1 * ix.kt_sigma
+        self.n = len(w)
+        self.inner = np.flatnonzero((w > 0) & (cap > 0))
+        self.w_inner = w[self.inner]
+        self.fit = BestSpend(ix.curves, ix.kt_cell[self.inner], cap[self.inner])
+        self.ends = np.flatnonzero((w <= 0) & (cap > 0))
+        self.top = cap[self.ends]
+        self.top_value = w[self.ends] * evaluate(ix.curves, ix.kt_cell[self.ends], self.top)
+
+    def __call__(self, c2: Float, steps: int = 48) -> Float:
+        arg = np.zeros(self.n)
+        arg[self.inner] = self.fit(c2[self.inner] / self.w_inner, steps)
+        arg[self.ends] = np.where(self.top_value - c2[self.ends] * self.top > 0, self.top, 0.0)
+        return arg
 
 
 def formula_bound(model: Model) -> float:
     """DESIGN's bound ``Σ_kt |w|·σ·err_k`` (doubled for non-concave cells)."""
     ix = model.ix
-    err = model.bands.cell_error(ix.K)
-    err = np.where(ix.curves.concave(), err, 2 * err)
-    return float(np.sum(np.abs(model.w_cust) * ix.kt_sigma * err[ix.kt_cell]))
+    err = np.where(ix.curves.concave()[ix.kt_cell], 1.0, 2.0) * model.err_kt
+    return float(np.sum(np.abs(model.w_cust) * ix.kt_sigma * err))
 
 
 def mip_gap_bound(model: Model, sol, true_objective: float) -> float:

@@ -319,6 +319,104 @@ def _tangent(cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray, g: Fl
     return np.clip(np.nan_to_num(x, nan=0.0), lo, hi)
 
 
+def best_spend(cs: CurveSet, cell: IntArray, cap: FloatArray, price: FloatArray, steps: int = 48) -> FloatArray:
+    """``argmax f_k(x) − price·x`` over ``[0, cap]`` for concave curves, vectorised.
+
+    Closed forms for saturation, log, power and linear (where ``f' = price``), the knots of
+    points curves, and ``steps`` bisections of hill's (monotone) derivative.  A price ≤ 0
+    buys the cap.
+    """
+    return BestSpend(cs, cell, cap)(price, steps)
+
+
+class BestSpend:
+    """:func:`best_spend` for fixed cells and caps, called at many prices (the split by
+    curve family and the parameters are gathered once)."""
+
+    def __init__(self, cs: CurveSet, cell: IntArray, cap: FloatArray):
+        cell = np.asarray(cell, dtype=np.int64)
+        self.cap = np.asarray(cap, dtype=float)
+        kind, s = cs.kind[cell], cs.s[cell]
+        lin = (kind == LINEAR) | ((kind == POWER) & (s == 1.0))
+        groups = {"sat": kind == SATURATION, "log": kind == LOG, "pow": (kind == POWER) & ~lin,
+                  "lin": lin, "hill": kind == HILL, "pts": kind == POINTS}
+        self.idx = {k: np.flatnonzero(m) for k, m in groups.items()}
+        self.par = {k: (cs.a[cell[i]], cs.b[cell[i]], cs.s[cell[i]], self.cap[i]) for k, i in self.idx.items()}
+        a, b, _, c = self.par["lin"]
+        is_lin = kind[self.idx["lin"]] == LINEAR
+        self.lin_slope = np.where(is_lin, 1.0 / b, a / b)
+        self.lin_end = np.minimum(np.where(is_lin, a * b, np.inf), c)
+        i = self.idx["pts"]
+        self.pts = (cs.pts_start[cell[i]], np.diff(cs.pts_start)[cell[i]], cs.pts_x, cs.pts_y)
+
+    def __call__(self, price: FloatArray, steps: int = 48) -> FloatArray:
+        price = np.asarray(price, dtype=float)
+        x = np.zeros(len(self.cap))
+        with np.errstate(all="ignore"):
+            i, (a, b, s, c) = self.idx["sat"], self.par["sat"]
+            x[i] = b * np.log(a / (b * price[i]))
+            i, (a, b, s, c) = self.idx["log"], self.par["log"]
+            x[i] = a / price[i] - b
+            i, (a, b, s, c) = self.idx["pow"], self.par["pow"]
+            x[i] = b * (price[i] * b / (a * s)) ** (1.0 / (s - 1.0))
+            i = self.idx["lin"]
+            x[i] = np.where(self.lin_slope > price[i], self.lin_end, 0.0)
+            i, (a, b, s, c) = self.idx["hill"], self.par["hill"]
+            x[i] = _hill_best(a, b, s, c, price[i], steps)
+        i = self.idx["pts"]
+        if len(i):  # concave knots: stop after the last segment whose slope beats the price
+            start, n, px, py = self.pts
+            g = price[i]
+            count = np.zeros(len(i), dtype=np.int64)
+            x_prev, y_prev = np.zeros(len(i)), np.zeros(len(i))
+            for j in range(int(n.max(initial=0))):  # one pass per knot position (few knots)
+                at = np.minimum(start + j, len(px) - 1)
+                count += (j < n) & (count == j) & ((py[at] - y_prev) > g * (px[at] - x_prev))
+                x_prev, y_prev = px[at], py[at]
+            x[i] = np.where(count > 0, px[np.maximum(start + count - 1, 0)], 0.0)
+        x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), 0.0, self.cap)
+        return np.where(price > 0, x, self.cap)
+
+
+def _hill_best(a: FloatArray, b: FloatArray, s: FloatArray, cap: FloatArray, g: FloatArray, steps: int) -> FloatArray:
+    """Where hill's slope ``f' = a·s·u / (x·(1+u)²)``, ``u = (x/b)^s``, equals ``g``.
+
+    Shape 1: closed form.  Shape < 1: Newton on ``log f'(e^v) − log g``, which is concave
+    and falls with slope at most ``s − 1 < 0`` in ``v = log x``; started right of the root
+    (from the curve's asymptotes) it falls monotonically onto it in a few steps.  Shape > 1 (not concave): bisection.
+    """
+    x = np.zeros(len(a))
+    with np.errstate(all="ignore"):
+        one = s == 1.0
+        x[one] = np.sqrt(a[one] * b[one] / g[one]) - b[one]
+        low = s < 1.0
+        if low.any():
+            al, bl, sl, gl = a[low], b[low], s[low], g[low]
+            log_b = np.log(bl)
+            const = np.log(al * sl / gl) - sl * log_b
+            # both asymptotes (u ≪ 1 and u ≫ 1) overstate f', so each puts the start to the
+            # right of the root: Newton then falls monotonically onto it
+            v = np.minimum(const / (1.0 - sl), (const + 2.0 * sl * log_b) / (1.0 + sl))
+            for _ in range(8):
+                su = sl * (v - log_b)
+                h = const + (sl - 1.0) * v - 2.0 * np.logaddexp(0.0, su)
+                dh = (sl - 1.0) - 2.0 * sl / (1.0 + np.exp(-su))
+                v = v - h / dh
+            x[low] = np.exp(v)
+        high = np.flatnonzero(s > 1.0)
+        if len(high):
+            ah, bh, sh, gh = a[high], b[high], s[high], g[high]
+            lo, hi = np.zeros(len(high)), cap[high].copy()
+            for _ in range(steps):
+                mid = 0.5 * (lo + hi)
+                u = (mid / bh) ** sh
+                up = ah * sh * u / (mid * (1.0 + u) ** 2) > gh
+                lo = np.where(up, mid, lo)
+                hi = np.where(up, hi, mid)
+            x[high] = hi
+    return x
+
+
 def _chord_error(
     cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray, f_lo: FloatArray, slope: FloatArray
 ) -> FloatArray:

@@ -85,37 +85,30 @@ def assemble(
         "spend": spend, "customers": cust, "value": value, "roi": roi, "marginal_roi": mroi,
     })[live].reset_index(drop=True)[PLAN_COLUMNS]
 
-    total_spend = float(spend.sum())
-    total_value = float(value.sum())
-    disc_spend = float((d * spend).sum())
-    new_c, ret_c = float(cust[acq].sum()), float(cust[ret].sum())
-    acq_s, ret_s = float(spend[acq].sum()), float(spend[ret].sum())
     dual = np.zeros(len(rows)) if row_dual is None else -np.asarray(row_dual[: len(rows)])
-    budget_dual = float(dual[0])
-    mroi_budget = {"net_value": 1.0 + budget_dual, "target_mroi": st.target_mroi + budget_dual,
-                   "value": budget_dual}.get(st.objective, float("nan"))
-    objective = {"net_value": total_value - disc_spend, "value": total_value,
-                 "target_mroi": total_value - st.target_mroi * disc_spend,
-                 "min_spend": total_spend}[st.objective]
+    head = headline(ix, spend, cust, float(dual[0]))
+    total_spend, total_value, objective = head["total_spend"], head["total_value"], head["objective_value"]
+    new_c, ret_c = head["new_customers"], head["retained_customers"]
+    acq_s, ret_s = float(spend[acq].sum()), float(spend[ret].sum())
     summary: dict[str, Any] = {
         "total_spend": total_spend,
         "total_value": total_value,
         "baseline_value": float(ix.n0 @ ix.lifetime),
-        "net_value": total_value - disc_spend,
+        "net_value": head["net_value"],
         "roi": _ratio(total_value, total_spend),
         "new_customers": new_c,
         "retained_customers": ret_c,
         "blended_cac": _ratio(acq_s, new_c),
         "cost_per_retained": _ratio(ret_s, ret_c),
         "unspent_budget": max(0.0, B - total_spend),
-        "budget_shadow_price": budget_dual,
+        "budget_shadow_price": head["budget_shadow_price"],
         "optimality_gap_bound": gap_bound,
         "optimality_gap_relative": _ratio(gap_bound, abs(objective)) if objective else 0.0,
         "status": status,
         "objective": st.objective,
         "objective_value": objective,
-        "marginal_roi_of_budget": mroi_budget,
-        "discounted_spend": disc_spend,
+        "marginal_roi_of_budget": head["marginal_roi_of_budget"],
+        "discounted_spend": head["discounted_spend"],
         "total_budget": B,
         "currency": st.currency,
         "scenario": sc.name,
@@ -133,6 +126,27 @@ def assemble(
     plan.constraints = constraint_table(ix, rows, spend, cust, dual, row_activity)
     plan.warnings = _warnings(plan, ix)
     return plan
+
+
+def headline(ix: Index, spend: Float, cust: Float, budget_dual: float) -> dict[str, float]:
+    """The plan's headline figures from spend and real-curve customers per cell-period
+    (a frontier point's row, and the core of a plan's summary)."""
+    st = ix.scenario.settings
+    value = ix.kt_value * cust
+    total_spend, total_value = float(spend.sum()), float(value.sum())
+    disc_spend = float((ix.kt_discount * spend).sum())
+    objective = {"net_value": total_value - disc_spend, "value": total_value,
+                 "target_mroi": total_value - st.target_mroi * disc_spend,
+                 "min_spend": total_spend}[st.objective]
+    return {
+        "total_spend": total_spend, "total_value": total_value, "net_value": total_value - disc_spend,
+        "new_customers": float(cust[ix.kt_prog == ACQ].sum()),
+        "retained_customers": float(cust[ix.kt_prog == RET].sum()),
+        "budget_shadow_price": budget_dual,
+        "marginal_roi_of_budget": {"net_value": 1.0 + budget_dual, "target_mroi": st.target_mroi + budget_dual,
+                                   "value": budget_dual}.get(st.objective, float("nan")),
+        "discounted_spend": disc_spend, "objective_value": objective,
+    }
 
 
 def _flat_start(ix: Index) -> Float:

@@ -66,6 +66,21 @@ class Model:
     w_cust: Float         # objective weight on customers per cell-period (max form)
     w_spend: Float        # objective weight on spend per cell-period (max form)
     n_mip_rows: int = 0
+    per_period: bool = False  # bands belong to cell-periods (``bands.cell`` is kt), not cells
+
+    @property
+    def cap_kt(self) -> Float:
+        """Chord domain of each cell-period: the most its band columns can hold."""
+        return np.bincount(self.var_kt, weights=self.lp.col_upper[: self.n_band_vars],
+                           minlength=self.ix.K * self.ix.P)
+
+    @property
+    def err_kt(self) -> Float:
+        """Largest chord error (customers, before seasonality) of each cell-period's bands."""
+        err = self.bands.err if self.per_period else np.tile(self.bands.err, self.ix.P)
+        out = np.zeros(self.ix.K * self.ix.P)
+        np.maximum.at(out, self.var_kt, err)
+        return out
 
     def spend(self, x: Float) -> Float:
         """Spend per cell-period from a column vector."""
@@ -107,19 +122,32 @@ def build_rows(ix: Index) -> tuple[FrozenRows, int]:
     return rows.freeze(), n_aux
 
 
-def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: int | None = None) -> Model:
-    """Assemble the LP for the given chord bands."""
+def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: int | None = None,
+                per_period: bool = False) -> Model:
+    """Assemble the LP for the given chord bands.
+
+    Bands belong to cells and are repeated in every period, or with ``per_period`` to
+    cell-periods (``bands.cell`` holds ``kt``; concave curves only, no band-order binaries).
+    """
     if rows is None or n_aux is None:
         rows, n_aux = build_rows(ix)
     K, P, B = ix.K, ix.P, len(bands)
-    band_count = np.bincount(bands.cell, minlength=K).astype(np.int64)
+    n_owner = K * P if per_period else K
+    band_count = np.bincount(bands.cell, minlength=n_owner).astype(np.int64)
     band_start = np.concatenate([[0], np.cumsum(band_count)[:-1]]).astype(np.int64)
-    t_of = np.repeat(np.arange(P), B)
-    b_of = np.tile(np.arange(B), P)
-    var_kt = t_of * K + bands.cell[b_of]
-    rate = ix.kt_sigma[var_kt] * bands.slope[b_of]
+    if per_period:
+        var_kt = np.asarray(bands.cell, dtype=np.int64)
+        rate = ix.kt_sigma[var_kt] * bands.slope
+        width = bands.width
+        nv = B
+    else:
+        t_of = np.repeat(np.arange(P), B)
+        b_of = np.tile(np.arange(B), P)
+        var_kt = t_of * K + bands.cell[b_of]
+        rate = ix.kt_sigma[var_kt] * bands.slope[b_of]
+        width = np.tile(bands.width, P)
+        nv = B * P
     w_cust, w_spend, sign = objective_weights(ix)
-    nv = B * P
 
     n_rows = len(rows)
     indptr, indices, data = _band_columns(rows, var_kt, rate, K * P, n_rows)
@@ -132,11 +160,11 @@ def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: 
     c = -(w_cust[var_kt] * rate - w_spend[var_kt])
     c = np.concatenate([c, np.zeros(n_aux)])
     col_lower = np.zeros(nv + n_aux)
-    col_upper = np.concatenate([np.tile(bands.width, P), np.full(n_aux, np.inf)])
+    col_upper = np.concatenate([width, np.full(n_aux, np.inf)])
     integrality = np.zeros(nv + n_aux, dtype=bool)
 
     A = sp.csc_matrix((data, indices, indptr), shape=(n_rows, nv + n_aux))
-    mip = _band_order_rows(ix, bands, band_start, band_count, nv + n_aux, n_rows)
+    mip = None if per_period else _band_order_rows(ix, bands, band_start, band_count, nv + n_aux, n_rows)
     if mip is not None:
         mrow, mcol, mval, mlo, mup, n_bin = mip
         lp_part = A.tocoo()
@@ -152,7 +180,7 @@ def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: 
     n_all_rows = len(lower)
     lp = LinearProgram(c, col_lower, col_upper, A, lower, upper, integrality, -sign)
     return Model(ix, bands, rows, lp, nv, n_aux, band_start, band_count, var_kt, rate,
-                 w_cust, w_spend, n_mip_rows=n_all_rows - n_rows)
+                 w_cust, w_spend, n_mip_rows=n_all_rows - n_rows, per_period=per_period)
 
 
 def _band_columns(rows: FrozenRows, var_kt: Int, rate: Float, n_kt: int, n_rows: int) -> tuple[Int, Int, Float]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
 from planner import certify
 from planner.curves import Bands, chord_bands, densify
-from planner.evaluate import assemble, true_customers
+from planner.evaluate import assemble, headline, true_customers
 from planner.index import ACQ, RET, Index
 from planner.infeasible import explain_infeasible
 from planner.model import Model, build_model, build_rows
@@ -18,12 +20,20 @@ from planner.plan import Plan
 from planner.rows import Float
 from planner.scenario import Scenario
 from planner.solve import FEAS_TOL, HighsSession, Solution, max_violation, solve
+from planner.windows import budget_target, window_bands
 
 #: refinement stops once no cell-period's spend moves more than this share of the budget
 REFINE_TOL = 1e-3
 MAX_REFINE_ROUNDS = 8
-#: refinement rounds for a re-run at another budget (a frontier point)
+#: refinement rounds for a re-run at another budget on the kept model (frontier points
+#: that cannot use chord windows: S-shaped curves, CBC)
 SWEEP_REFINE_ROUNDS = 1
+#: chord windows of a frontier re-run: first half-width (share of the spend) and rounds
+SWEEP_WINDOW = 0.05
+MAX_SWEEP_ROUNDS = 6
+#: the first LP of a sweep uses chords this much coarser than ``pwl_tolerance`` (it only
+#: has to price the windows; every plan is certified on the real curves)
+ANCHOR_COARSEN = 16
 #: ... and, once spend has settled, while the certified gap exceeds this share of the
 #: objective (DESIGN's 0.1 % bar)
 REFINE_GAP = 1e-3
@@ -65,6 +75,16 @@ def optimize(scenario: Scenario, *, solver: str | None = None, time_limit: float
     return Optimizer(scenario, solver=solver, time_limit=time_limit).run()
 
 
+@dataclass
+class Solved:
+    """One budget's solution, before it is evaluated into a :class:`Plan`."""
+
+    budget: float
+    model: Model
+    sol: Solution
+    info: dict[str, Any]
+
+
 class Optimizer:
     """Builds the model once and re-solves it, e.g. for a budget frontier.
 
@@ -89,7 +109,11 @@ class Optimizer:
         self.rows, self.n_aux = build_rows(self.ix)
         self.build_seconds = time.perf_counter() - t0
         self._session: HighsSession | None = None
-        self._bound_memo: tuple[Solution, float, float] | None = None
+        self._bound_memo: tuple[Solution, float, float, Float] | None = None
+        # the last solved LP with duals: a frontier re-run starts from its prices
+        self._last: tuple[Model, Solution] | None = None
+        self._window_basis: tuple[tuple[int, int], Any] | None = None
+        self._coarse: Bands | None = None
         self._deadline = time.perf_counter() + self.time_limit
         self._model: Model | None = None
 
@@ -101,7 +125,7 @@ class Optimizer:
         ix, st = self.ix, self.scenario.settings
         budget = st.total_budget if total_budget is None else float(total_budget)
         if total_budget is not None and self._model is not None:
-            return self._rerun(budget, started)
+            return self.evaluate(self.resolve(budget))
         model, sol, rounds, solve_s = self._solve_refined(budget)
         info = self._info(sol, started, solve_s, rounds, model)
         if sol.x is None:
@@ -123,7 +147,12 @@ class Optimizer:
             info["pwl_tolerance"] = tol
             plan = self._evaluate(model, sol, info)
         self._model = model
+        self._keep(model, sol)
         return plan
+
+    def _keep(self, model: Model, sol: Solution) -> None:
+        if sol.x is not None and sol.row_dual is not None and not model.lp.is_mip:
+            self._last = (model, sol)
 
     # -----------------------------------------------------------------------------------
     def _solve_once(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
@@ -208,14 +237,55 @@ class Optimizer:
     def _lagrangian(self, model: Model, sol: Solution, spend: Float) -> tuple[float, float]:
         """(Lagrangian upper bound, true objective) of a solution, computed once: the
         refinement's last gap check and the evaluation ask about the same solution."""
-        if self._bound_memo is not None and self._bound_memo[0] is sol:
-            return self._bound_memo[1], self._bound_memo[2]
-        assert sol.row_dual is not None
-        upper, true_obj = certify.lagrangian_bound(model, sol.row_dual), _true_objective(model, spend)
-        self._bound_memo = (sol, upper, true_obj)
-        return upper, true_obj
+        if self._bound_memo is None or self._bound_memo[0] is not sol:
+            assert sol.row_dual is not None
+            upper, arg = certify.lagrangian(model, sol.row_dual)
+            self._bound_memo = (sol, upper, _true_objective(model, spend), arg)
+        return self._bound_memo[1], self._bound_memo[2]
 
-    def _rerun(self, budget: float, started: datetime) -> Plan:
+    def resolve(self, total_budget: float) -> Solved:
+        """Solve at a total budget, re-using the model and the last solution, without
+        evaluating the plan yet (:meth:`evaluate` does; :meth:`headline` is cheap).
+
+        The first solve (no plan yet) is one LP on the chord bands; every solve of concave
+        curves then narrows chord windows per cell-period until the certified gap is
+        within ``REFINE_GAP`` (S-shaped curves and CBC re-use the kept model instead).
+        """
+        started = datetime.now(UTC)
+        self._deadline = time.perf_counter() + self.time_limit
+        budget = float(total_budget)
+        if self._model is None:
+            model, sol, rounds, solve_s = self._anchor(budget)
+        else:
+            out = self._sweep_solve(budget) if self._windowed() else None
+            model, sol, rounds, solve_s = out if out is not None else self._rerun_kept(budget)
+        self._keep(model, sol)
+        info = self._info(sol, started, solve_s, rounds, model)
+        info["total_budget"] = budget
+        return Solved(budget, model, sol, info)
+
+    def evaluate(self, solved: Solved) -> Plan:
+        """The full plan of a :meth:`resolve` result, on the real response curves."""
+        st = self.scenario.settings
+        scen = self.scenario.model_copy(update={"settings": st.model_copy(update={"total_budget": solved.budget})})
+        if solved.sol.x is None:
+            return self._failed(solved.model, solved.sol, dict(solved.info), scen)
+        return self._evaluate(solved.model, solved.sol, dict(solved.info), scen)
+
+    def headline(self, solved: Solved) -> dict[str, Any]:
+        """``status`` and the headline figures of a :meth:`resolve` result (real curves),
+        without building the plan's tables."""
+        sol = solved.sol
+        status = "error" if sol.status == "unbounded" else sol.status
+        if sol.x is None:
+            return {"status": status}
+        spend = solved.model.spend(sol.x)
+        cust, _ = true_customers(self.ix, spend)
+        dual = 0.0 if sol.row_dual is None else -float(sol.row_dual[0])
+        return {"status": status, **headline(self.ix, spend, cust, dual)}
+
+    def _rerun_kept(self, budget: float) -> tuple[Model, Solution, int, float]:
+        """Warm-started solve of the kept model at another budget, then one refinement round."""
         model = self._model
         assert model is not None
         self._set_budget(model, budget)
@@ -237,12 +307,97 @@ class Optimizer:
             # sweep point gets one: 8× finer bands where its spend moved to
             model, sol, rounds, solve_s = self._refine(model, sol, budget, max_rounds=SWEEP_REFINE_ROUNDS)
             self._model, self.bands, self._session = base, base_bands, session
-        info = self._info(sol, started, solve_s, rounds, model)
-        info["total_budget"] = budget
-        scen = self.scenario.model_copy(update={"settings": self.scenario.settings.model_copy(update={"total_budget": budget})})
-        if sol.x is None:
-            return self._failed(model, sol, info, scen)
-        return self._evaluate(model, sol, info, scen)
+        return model, sol, rounds, solve_s
+
+    def _anchor(self, budget: float) -> tuple[Model, Solution, int, float]:
+        """First solve of a sweep: one LP on the chord bands (kept for later budgets), then
+        chord windows from its prices; the full refinement where windows do not apply."""
+        if not self._windowable():
+            model, sol, rounds, solve_s = self._solve_refined(budget)
+            if sol.x is not None:
+                self._model = model
+            return model, sol, rounds, solve_s
+        if self._coarse is None:
+            self._coarse = chord_bands(self.ix.curves, self.cap, self.scenario.settings.pwl_tolerance * ANCHOR_COARSEN)
+        model, sol = self._solve_once(self._coarse, budget)
+        if sol.status == "infeasible" and not self._spend_infeasible(budget):
+            model, sol = self._solve_once(self.bands, budget)  # coarser chords buy fewer customers
+        if sol.x is None or sol.row_dual is None:
+            return model, sol, 0, sol.seconds
+        self._model = model
+        self._keep(model, sol)
+        out = self._sweep_solve(budget)
+        if out is None:
+            return model, sol, 0, sol.seconds
+        return out[0], out[1], out[2], sol.seconds + out[3]
+
+    def _spend_infeasible(self, budget: float) -> bool:
+        """True when the spend-side rows alone cannot be met (every row that counts customers
+        dropped): then no chords can make the scenario feasible at this budget."""
+        ix = self.ix
+        cap = self.cap[ix.kt_cell]
+        kt = np.flatnonzero(cap > 0)
+        zero = np.zeros(len(kt))
+        model = build_model(ix, Bands(kt, zero, cap[kt], zero, zero), self.rows, self.n_aux, per_period=True)
+        self._set_budget(model, budget)
+        counts = np.unique(self.rows.e_row[self.rows.e_cust != 0])
+        model.lp.row_lower[counts], model.lp.row_upper[counts] = -np.inf, np.inf
+        return HighsSession(model.lp).solve(self._remaining()).status == "infeasible"
+
+    def _windowable(self) -> bool:
+        """Chord windows (a sequential LP) need concave curves and HiGHS or the greedy fill."""
+        return self.solver in ("auto", "highs") and bool(self.ix.curves.concave().all())
+
+    def _windowed(self) -> bool:
+        """Re-runs use chord windows when the last solve was an LP with duals."""
+        return self._last is not None and self._windowable()
+
+    def _sweep_solve(self, budget: float) -> tuple[Model, Solution, int, float] | None:
+        """Solve at another budget on per cell-period chord windows, narrowing them until the
+        certified gap is within ``REFINE_GAP`` (None: fall back to the kept model)."""
+        assert self._last is not None
+        ix, (last, last_sol) = self.ix, self._last
+        assert last_sol.row_dual is not None and last_sol.x is not None
+        c1, c2, mu, _ = certify.prices(last, last_sol.row_dual)
+        if not np.isfinite(c1).all():
+            return None
+        cap = self.cap[ix.kt_cell]
+        budget_row = self.rows.e_row == 0
+        a0 = np.bincount(self.rows.e_kt[budget_row], weights=self.rows.e_spend[budget_row], minlength=len(cap))
+        target = budget_target(ix, c1, c2 - mu[0] * a0, a0, cap, budget,
+                               self.scenario.settings.spend_full_budget, float(mu[0]))
+        n_bands = np.bincount(self.bands.cell, minlength=ix.K)
+        floor = (self.cap / np.maximum(n_bands, 1))[ix.kt_cell]
+        centre, other, delta, solve_s = target, last.spend(last_sol.x), SWEEP_WINDOW, 0.0
+        rounds = 0
+        while rounds < MAX_SWEEP_ROUNDS:
+            rounds += 1
+            t0 = time.perf_counter()
+            bands = window_bands(ix, cap, centre, other, delta * np.maximum(centre, floor))
+            model = build_model(ix, bands, self.rows, self.n_aux, per_period=True)
+            self.build_seconds += time.perf_counter() - t0
+            self._set_budget(model, budget)
+            if self.solver == "auto" and greedy_exact(model):
+                sol = solve_greedy(model)
+            else:
+                session = HighsSession(model.lp)
+                if self._window_basis is not None and self._window_basis[0] == model.lp.shape:
+                    session.start_from(self._window_basis[1])
+                sol = _check(model, session.solve(self._remaining()), self.time_limit)
+                if sol.x is not None:
+                    self._window_basis = (model.lp.shape, session.basis())
+            solve_s += sol.seconds
+            if sol.x is None or sol.row_dual is None:
+                return None
+            spend = model.spend(sol.x)
+            upper, true_obj = self._lagrangian(model, sol, spend)
+            if upper - true_obj <= REFINE_GAP * max(abs(true_obj), 1e-9) or self._out_of_time():
+                break
+            if budget <= 0:  # nothing to spend: no chords can change the plan (the bound
+                break        # stays loose where a curve's first unit is infinitely steep)
+            assert self._bound_memo is not None
+            centre, other, delta = spend, self._bound_memo[3], delta / 4
+        return model, sol, rounds, solve_s
 
     def _evaluate(self, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
         ix = self.ix if scenario is None else Index.build(scenario)
@@ -330,7 +485,7 @@ def greedy_exact(model: Model) -> bool:
         return False
     # caps must be provably slack: the most each could see is below the cap
     # no cell can spend more than the budget, whatever its chord domain
-    most = ix.customers(np.minimum(_cap_of(model), model.lp.row_upper[0])[ix.kt_cell])
+    most = ix.customers(np.minimum(model.cap_kt, model.lp.row_upper[0]))
     acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
     won = np.bincount(ix.kt_seg[acq], weights=most[acq], minlength=ix.S)
     if (won > ix.prospects).any():
@@ -340,12 +495,6 @@ def greedy_exact(model: Model) -> bool:
     np.add.at(saved, (ix.kt_seg[m], ix.kt_t[m]), most[m])
     floor = (1 - ix.retention)[:, None] * ix.n0[:, None] * ix.retention[:, None] ** np.arange(ix.P)
     return bool((saved <= floor + 1e-12).all())
-
-
-def _cap_of(model: Model) -> Float:
-    cap = np.zeros(model.ix.K)
-    np.add.at(cap, model.bands.cell, model.bands.width)
-    return cap
 
 
 def solve_greedy(model: Model) -> Solution:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -138,6 +139,14 @@ class HighsSession:
         )
         self.rejected = status == highspy.HighsStatus.kError  # reported by solve(), not raised
         self.h = h
+
+    def basis(self) -> Any:
+        """The simplex basis of the last solve (to start an LP of the same shape)."""
+        return self.h.getBasis()
+
+    def start_from(self, basis: Any) -> None:
+        """Start the next solve from ``basis`` (from an LP with the same rows and columns)."""
+        self.h.setBasis(basis)
 
     def set_row_bounds(self, row: int, lower: float, upper: float) -> None:
         inf = self._hs.kHighsInf

@@ -21,9 +21,9 @@ import fnmatch
 import importlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -489,6 +489,31 @@ _MARGINAL_NOTE = {
 }
 
 
+class LazyPlans(Sequence[Plan]):
+    """Plans of a sweep, each evaluated on first access (a frontier's table needs only the
+    headline figures; building every plan's tables would cost more than the solves)."""
+
+    def __init__(self, entries: list[Any], evaluate: Callable[[Any], Plan] | None):
+        self._entries = entries
+        self._evaluate = evaluate
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, i: int) -> Plan: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Plan]: ...
+    def __getitem__(self, i: int | slice) -> Plan | list[Plan]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        entry = self._entries[i]
+        if not isinstance(entry, Plan):
+            assert self._evaluate is not None
+            entry = self._entries[i] = self._evaluate(entry)
+        return entry
+
+
 @dataclass
 class Frontier:
     """Value, net value, spend and marginal ROI across a sweep of total budgets.
@@ -496,11 +521,12 @@ class Frontier:
     ``table`` has one row per budget: ``budget``, ``spend``, ``value``, ``net_value``,
     ``marginal_roi`` (from the budget dual, defined in ``note``), ``incremental_roi``
     (Δ value ÷ Δ budget from the previous point), ``new_customers``,
-    ``retained_customers``, ``status``; ``plans`` the plan at each budget.
+    ``retained_customers``, ``status``; ``plans`` the plan at each budget, each evaluated
+    (tables, constraint report, certified gap) when first asked for.
     """
 
     table: pd.DataFrame
-    plans: list[Plan]
+    plans: Sequence[Plan]
     note: str
     currency: str = "USD"
     seconds: float = 0.0
@@ -556,30 +582,39 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
     started = time.perf_counter()
     module = _optimize_module()
     reused = reuse and hasattr(module, "Optimizer")
-    if reused:  # chords must cover what the largest budget can spend in a cell
-        run = module.Optimizer(scenario, max_budget=top).run
-    else:
-        def run(budget: float) -> Plan:
-            return module.optimize(with_budget(scenario, budget))
+    # chords must cover what the largest budget can spend in a cell
+    opt = module.Optimizer(scenario, max_budget=top) if reused else None
     offset = {"net_value": 1.0, "target_mroi": st.target_mroi, "value": 0.0}.get(st.objective)
-    rows, plans = [], []
+    rows: list[dict[str, Any]] = []
+    entries: list[Any] = []
     if progress is not None:
         progress(0, points)
     for i, budget in enumerate(np.linspace(0.0, top, points)):
-        plan = run(float(budget))
-        plans.append(plan)
-        mroi = _figure(plan, "marginal_roi_of_budget")
+        if opt is None:
+            plan = module.optimize(with_budget(scenario, budget))
+            entries.append(plan)
+            figures = {**plan.summary, "status": plan.status}
+        else:  # the plan itself is evaluated only when asked for (Frontier.plans)
+            solved = opt.resolve(float(budget))
+            entries.append(solved)
+            figures = opt.headline(solved)
+        ok = figures["status"] in ("optimal", "feasible")
+
+        def fig(key: str, figures: dict[str, Any] = figures, ok: bool = ok) -> float:
+            value = figures.get(key) if ok else None
+            return float(value) if isinstance(value, int | float) else math.nan
+
+        mroi = fig("marginal_roi_of_budget")
         if math.isnan(mroi) and offset is not None:
-            mroi = offset + _figure(plan, "budget_shadow_price")
-        rows.append({"budget": float(budget), "spend": _figure(plan, "total_spend"),
-                     "value": _figure(plan, "total_value"), "net_value": _figure(plan, "net_value"),
-                     "marginal_roi": math.nan if offset is None else mroi,
-                     "new_customers": _figure(plan, "new_customers"),
-                     "retained_customers": _figure(plan, "retained_customers"),
-                     "status": plan.status})
+            mroi = offset + fig("budget_shadow_price")
+        rows.append({"budget": float(budget), "spend": fig("total_spend"), "value": fig("total_value"),
+                     "net_value": fig("net_value"), "marginal_roi": math.nan if offset is None else mroi,
+                     "new_customers": fig("new_customers"), "retained_customers": fig("retained_customers"),
+                     "status": figures["status"]})
         if progress is not None:
             progress(i + 1, points)
     table = pd.DataFrame(rows)
     table.insert(5, "incremental_roi", table["value"].diff() / table["budget"].diff())
+    plans = LazyPlans(entries, None if opt is None else opt.evaluate)
     return Frontier(table, plans, _MARGINAL_NOTE[st.objective], st.currency,
                     time.perf_counter() - started, reused)
