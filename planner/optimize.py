@@ -105,7 +105,7 @@ class Optimizer:
             cap = None
         self.ix = Index.build(scenario)
         self.cap = self.ix.spend_cap() if cap is None else cap
-        self.bands: Bands = chord_bands(self.ix.curves, self.cap, st.pwl_tolerance)
+        self._bands: Bands | None = None  # chord bands at pwl_tolerance, built when first needed
         self.rows, self.n_aux = build_rows(self.ix)
         self.build_seconds = time.perf_counter() - t0
         self._session: HighsSession | None = None
@@ -114,8 +114,22 @@ class Optimizer:
         self._last: tuple[Model, Solution] | None = None
         self._window_basis: tuple[tuple[int, int], Any] | None = None
         self._coarse: Bands | None = None
+        self._path: list[tuple[float, Float]] = []  # (budget, spend) of the last two solves
         self._deadline = time.perf_counter() + self.time_limit
         self._model: Model | None = None
+
+    @property
+    def bands(self) -> Bands:
+        """Chord bands of every cell at ``pwl_tolerance`` (a sweep may never need them)."""
+        if self._bands is None:
+            t0 = time.perf_counter()
+            self._bands = chord_bands(self.ix.curves, self.cap, self.scenario.settings.pwl_tolerance)
+            self.build_seconds += time.perf_counter() - t0
+        return self._bands
+
+    @bands.setter
+    def bands(self, bands: Bands) -> None:
+        self._bands = bands
 
     # -----------------------------------------------------------------------------------
     def run(self, total_budget: float | None = None) -> Plan:
@@ -153,6 +167,14 @@ class Optimizer:
     def _keep(self, model: Model, sol: Solution) -> None:
         if sol.x is not None and sol.row_dual is not None and not model.lp.is_mip:
             self._last = (model, sol)
+            self._path = [*self._path[-1:], (float(model.lp.row_upper[0]), model.spend(sol.x))]
+
+    def _extrapolate(self, budget: float, cap: Float) -> Float:
+        """Spend per cell-period extrapolated along the last two solved budgets."""
+        (b0, s0), (b1, s1) = self._path[0], self._path[-1]
+        if len(self._path) < 2 or not b1 != b0:
+            return s1
+        return np.clip(s1 + (s1 - s0) * (budget - b1) / (b1 - b0), 0.0, cap)
 
     # -----------------------------------------------------------------------------------
     def _solve_once(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
@@ -302,11 +324,11 @@ class Optimizer:
         if sol.x is not None:  # the warm start lands near the answer; refine spend there too
             # ... but keep the base model and its warm session for the next budget: bands
             # refined for every budget would pile up and slow every later solve
-            base, base_bands, session = model, self.bands, self._session
+            base, base_bands, session = model, self._bands, self._session
             # a round costs a build (and a cold solve for an LP) and grows the model, so a
             # sweep point gets one: 8× finer bands where its spend moved to
             model, sol, rounds, solve_s = self._refine(model, sol, budget, max_rounds=SWEEP_REFINE_ROUNDS)
-            self._model, self.bands, self._session = base, base_bands, session
+            self._model, self._bands, self._session = base, base_bands, session
         return model, sol, rounds, solve_s
 
     def _anchor(self, budget: float) -> tuple[Model, Solution, int, float]:
@@ -330,6 +352,19 @@ class Optimizer:
         if out is None:
             return model, sol, 0, sol.seconds
         return out[0], out[1], out[2], sol.seconds + out[3]
+
+    def _breaks_rows(self, model: Model, spend: Float) -> bool:
+        """True when a row is broken on the real curves by more than the chord tolerance
+        allows on the full chord bands (``pwl_tolerance·σ·f(X)`` per cell-period of a
+        customer term): a customer row met only on a wide chord of the window.  Another,
+        re-centred round puts a breakpoint at the spend."""
+        ix, rows, n = self.ix, self.rows, len(self.rows)
+        act = rows.activity(spend, true_customers(ix, spend)[0], model.aux_values(spend))
+        lower, upper = model.lp.row_lower[:n], model.lp.row_upper[:n]
+        scale = 1.0 + np.abs(np.where(np.isfinite(upper), upper, np.where(np.isfinite(lower), lower, 0.0)))
+        reach = ix.customers(model.cap_kt)[rows.e_kt] * np.abs(rows.e_cust)
+        allowed = self.scenario.settings.pwl_tolerance * np.bincount(rows.e_row, weights=reach, minlength=n)
+        return bool((np.maximum(act - upper, lower - act) > allowed + 1e-6 * scale).any())
 
     def _spend_infeasible(self, budget: float) -> bool:
         """True when the spend-side rows alone cannot be met (every row that counts customers
@@ -366,9 +401,10 @@ class Optimizer:
         a0 = np.bincount(self.rows.e_kt[budget_row], weights=self.rows.e_spend[budget_row], minlength=len(cap))
         target = budget_target(ix, c1, c2 - mu[0] * a0, a0, cap, budget,
                                self.scenario.settings.spend_full_budget, float(mu[0]))
-        n_bands = np.bincount(self.bands.cell, minlength=ix.K)
+        coarse = self._coarse if self._coarse is not None else self.bands
+        n_bands = np.bincount(coarse.cell, minlength=ix.K)
         floor = (self.cap / np.maximum(n_bands, 1))[ix.kt_cell]
-        centre, other, delta, solve_s = target, last.spend(last_sol.x), SWEEP_WINDOW, 0.0
+        centre, other, delta, solve_s = self._extrapolate(budget, cap), target, SWEEP_WINDOW, 0.0
         rounds = 0
         while rounds < MAX_SWEEP_ROUNDS:
             rounds += 1
@@ -377,10 +413,14 @@ class Optimizer:
             model = build_model(ix, bands, self.rows, self.n_aux, per_period=True)
             self.build_seconds += time.perf_counter() - t0
             self._set_budget(model, budget)
-            if self.solver == "auto" and greedy_exact(model):
+            greedy = self.solver == "auto" and greedy_exact(model)  # every row but the budget slack
+            if greedy:
                 sol = solve_greedy(model)
             else:
                 session = HighsSession(model.lp)
+                # measured on the medium synthetic sweep: without scaling a warm-started window
+                # LP takes half the iterations (and _check still vets the answer)
+                session.set_option("simplex_scale_strategy", 0)
                 if self._window_basis is not None and self._window_basis[0] == model.lp.shape:
                     session.start_from(self._window_basis[1])
                 sol = _check(model, session.solve(self._remaining()), self.time_limit)
@@ -391,7 +431,8 @@ class Optimizer:
                 return None
             spend = model.spend(sol.x)
             upper, true_obj = self._lagrangian(model, sol, spend)
-            if upper - true_obj <= REFINE_GAP * max(abs(true_obj), 1e-9) or self._out_of_time():
+            close = upper - true_obj <= REFINE_GAP * max(abs(true_obj), 1e-9)
+            if (close and (greedy or not self._breaks_rows(model, spend))) or self._out_of_time():
                 break
             if budget <= 0:  # nothing to spend: no chords can change the plan (the bound
                 break        # stays loose where a curve's first unit is infinitely steep)

@@ -140,6 +140,9 @@ class HighsSession:
         self.rejected = status == highspy.HighsStatus.kError  # reported by solve(), not raised
         self.h = h
 
+    def set_option(self, name: str, value: Any) -> None:
+        self.h.setOptionValue(name, value)
+
     def basis(self) -> Any:
         """The simplex basis of the last solve (to start an LP of the same shape)."""
         return self.h.getBasis()
