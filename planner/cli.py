@@ -406,10 +406,10 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
     scenario = load(input_path, scenario_name, solver)
     with user_errors(), progress_bar("Budgets", quiet) as progress:
         result = whatif.frontier(scenario, points=points, max_budget=max_budget, progress=progress)
-    usable = [p for p in result.plans if p.ok]
-    if not usable:
-        check_plan(next((p for p in reversed(result.plans) if p.status == "infeasible"),
-                        result.plans[-1]))
+    status = list(result.table["status"])
+    if not any(st in ("optimal", "feasible") for st in status):  # plans are built on access
+        infeasible = [i for i, st in enumerate(status) if st == "infeasible"]
+        check_plan(result.plans[infeasible[-1] if infeasible else -1])
     failed = result.table[~result.table["status"].isin(["optimal", "feasible"])]
     if len(failed):
         warn(f"{len(failed)} of {points} budgets have no plan "

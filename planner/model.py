@@ -23,8 +23,12 @@ from planner.rows import FrozenRows, Rows
 Float = NDArray[np.float64]
 Int = NDArray[np.int64]
 
-#: tiny spend penalty under the ``value`` objective so money is not parked in flat bands
-VALUE_TIE_BREAK = 1e-9
+#: small spend penalty under the ``value`` objective so money is not parked in flat bands.
+#: It must be well above the solver's optimality tolerance (1e-7): with 1e-9, a binding
+#: upper limit on customers let the LP fill a cell's bands out of order (far, nearly flat
+#: chords first) at no visible cost, and the real curve then counted far more customers
+#: than the limit.  1e-6 of value per unit of money changes no plan a planner would see.
+VALUE_TIE_BREAK = 1e-6
 
 
 @dataclass
@@ -187,17 +191,10 @@ def _band_columns(rows: FrozenRows, var_kt: Int, rate: Float, n_kt: int, n_rows:
     """CSC arrays of the band columns, built directly (no COO sort over all nonzeros).
 
     Every band of a cell-period has the rows of that cell-period, with coefficient
-    ``a_spend + a_cust·rate``: the (few) cell-period entries are sorted once and then
-    gathered for each band column.
+    ``a_spend + a_cust·rate``: the (few) cell-period entries are sorted once per set of
+    rows (``FrozenRows.by_cell_period``) and then gathered for each band column.
     """
-    key = rows.e_kt * n_rows + rows.e_row
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    first = np.r_[True, key[1:] != key[:-1]]
-    starts = np.flatnonzero(first)
-    u_kt, u_row = rows.e_kt[order][starts], rows.e_row[order][starts]
-    u_s = np.add.reduceat(rows.e_spend[order], starts) if len(starts) else np.zeros(0)
-    u_c = np.add.reduceat(rows.e_cust[order], starts) if len(starts) else np.zeros(0)
+    u_kt, u_row, u_s, u_c = rows.by_cell_period
     nnz_kt = np.bincount(u_kt, minlength=n_kt)
     kt_start = np.cumsum(nnz_kt) - nnz_kt
     col_nnz = nnz_kt[var_kt]

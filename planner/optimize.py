@@ -20,7 +20,7 @@ from planner.plan import Plan
 from planner.rows import Float
 from planner.scenario import Scenario
 from planner.solve import FEAS_TOL, HighsSession, Solution, max_violation, solve
-from planner.windows import budget_target, window_bands
+from planner.windows import anchor_bands, budget_target, window_bands
 
 #: refinement stops once no cell-period's spend moves more than this share of the budget
 REFINE_TOL = 1e-3
@@ -31,9 +31,6 @@ SWEEP_REFINE_ROUNDS = 1
 #: chord windows of a frontier re-run: first half-width (share of the spend) and rounds
 SWEEP_WINDOW = 0.05
 MAX_SWEEP_ROUNDS = 6
-#: the first LP of a sweep uses chords this much coarser than ``pwl_tolerance`` (it only
-#: has to price the windows; every plan is certified on the real curves)
-ANCHOR_COARSEN = 16
 #: ... and, once spend has settled, while the certified gap exceeds this share of the
 #: objective (DESIGN's 0.1 % bar)
 REFINE_GAP = 1e-3
@@ -115,6 +112,7 @@ class Optimizer:
         self._window_basis: tuple[tuple[int, int], Any] | None = None
         self._coarse: Bands | None = None
         self._path: list[tuple[float, Float]] = []  # (budget, spend) of the last two solves
+        self._concave = bool(self.ix.curves.concave().all())
         self._deadline = time.perf_counter() + self.time_limit
         self._model: Model | None = None
 
@@ -340,7 +338,7 @@ class Optimizer:
                 self._model = model
             return model, sol, rounds, solve_s
         if self._coarse is None:
-            self._coarse = chord_bands(self.ix.curves, self.cap, self.scenario.settings.pwl_tolerance * ANCHOR_COARSEN)
+            self._coarse = anchor_bands(self.ix.curves, self.cap)
         model, sol = self._solve_once(self._coarse, budget)
         if sol.status == "infeasible" and not self._spend_infeasible(budget):
             model, sol = self._solve_once(self.bands, budget)  # coarser chords buy fewer customers
@@ -381,7 +379,7 @@ class Optimizer:
 
     def _windowable(self) -> bool:
         """Chord windows (a sequential LP) need concave curves and HiGHS or the greedy fill."""
-        return self.solver in ("auto", "highs") and bool(self.ix.curves.concave().all())
+        return self.solver in ("auto", "highs") and self._concave
 
     def _windowed(self) -> bool:
         """Re-runs use chord windows when the last solve was an LP with duals."""
@@ -404,12 +402,14 @@ class Optimizer:
         coarse = self._coarse if self._coarse is not None else self.bands
         n_bands = np.bincount(coarse.cell, minlength=ix.K)
         floor = (self.cap / np.maximum(n_bands, 1))[ix.kt_cell]
-        centre, other, delta, solve_s = self._extrapolate(budget, cap), target, SWEEP_WINDOW, 0.0
+        centre, other, solve_s = self._extrapolate(budget, cap), target, 0.0
+        delta = np.full(len(cap), SWEEP_WINDOW)
         rounds = 0
         while rounds < MAX_SWEEP_ROUNDS:
             rounds += 1
             t0 = time.perf_counter()
-            bands = window_bands(ix, cap, centre, other, delta * np.maximum(centre, floor))
+            width = delta * np.maximum(centre, floor)
+            bands = window_bands(ix, cap, centre, other, width)
             model = build_model(ix, bands, self.rows, self.n_aux, per_period=True)
             self.build_seconds += time.perf_counter() - t0
             self._set_budget(model, budget)
@@ -437,7 +437,11 @@ class Optimizer:
             if budget <= 0:  # nothing to spend: no chords can change the plan (the bound
                 break        # stays loose where a curve's first unit is infinitely steep)
             assert self._bound_memo is not None
-            centre, other, delta = spend, self._bound_memo[3], delta / 4
+            # a trust region per cell-period: narrow the window where the spend settled
+            # inside it, keep widening it where the spend ran to its edge
+            settled = np.abs(spend - centre) < 0.9 * width
+            delta = np.where(settled, delta / 4, np.minimum(2 * delta, 1.0))
+            centre, other = spend, self._bound_memo[3]
         return model, sol, rounds, solve_s
 
     def _evaluate(self, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:

@@ -11,6 +11,7 @@ can be reported per unit of the limit the planner typed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -140,6 +141,19 @@ class FrozenRows:
 
     def __len__(self) -> int:
         return len(self.name)
+
+    @cached_property
+    def by_cell_period(self) -> tuple[Int, Int, Float, Float]:
+        """Entries summed per (cell-period, row) and sorted by cell-period then row:
+        ``(kt, row, spend coefficient, customer coefficient)`` (the LP's column pattern)."""
+        key = self.e_kt * len(self) + self.e_row
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        if not len(starts):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        return (self.e_kt[order][starts], self.e_row[order][starts],
+                np.add.reduceat(self.e_spend[order], starts), np.add.reduceat(self.e_cust[order], starts))
 
     def activity(self, spend: Float, cust: Float, aux_value: Float) -> Float:
         """Left-hand side of every row for spend/customers per cell-period."""

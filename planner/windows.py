@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.certify import Responder
-from planner.curves import Bands, evaluate
+from planner.curves import Bands, CurveSet, bands_from_breakpoints, evaluate
 from planner.index import Index
 from planner.rows import Float
 
@@ -38,6 +38,18 @@ def window_bands(ix: Index, cap_kt: Float, centre: Float, target: Float, width: 
     # window LPs have the same layout and one's simplex basis can start the next
     owner = np.repeat(kt, dz.shape[1])
     return Bands(owner, z[:, :-1].ravel(), dz.ravel(), slope.ravel(), np.full(dz.size, np.inf))
+
+
+#: breakpoints of the first LP of a sweep, as shares of each cell's cap: it only has to
+#: price the first windows (dense near 0, where curves bend most)
+ANCHOR_GRID = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0])
+
+
+def anchor_bands(cs: CurveSet, cap: Float) -> Bands:
+    """Chord bands of every cell on a fixed grid of shares of its cap (``ANCHOR_GRID``)."""
+    cells = np.flatnonzero(cap > 0)
+    z = (cap[cells][:, None] * ANCHOR_GRID[None, :]).ravel()
+    return bands_from_breakpoints(cs, np.repeat(cells, len(ANCHOR_GRID)), z)
 
 
 def budget_target(ix: Index, c1: Float, c2: Float, a0: Float, cap: Float, budget: float,

@@ -62,7 +62,10 @@ def scenarios(draw, with_constraints: bool = True):
 def test_more_budget_never_lowers_value(sc, mult):
     opt = Optimizer(sc, max_budget=sc.settings.total_budget * mult)
     small = opt.run()
-    assume(small.ok)
+    # a plan that breaks a row on the real curves is no yardstick: an upper limit on
+    # customers is not convex in spend, and the LP can meet it within its tolerance on a
+    # nearly flat chord far out while the real curve counts more (the plan warns)
+    assume(small.ok and not any("On the real curves" in w for w in small.warnings))
     big = opt.run(total_budget=sc.settings.total_budget * mult)
     assert big.ok
     key = "total_value" if sc.settings.objective == "value" else "net_value"
@@ -77,6 +80,25 @@ def test_more_budget_never_lowers_value(sc, mult):
 def test_plan_never_breaks_a_constraint(sc):
     plan = optimize(sc)
     assume(plan.ok)
+    check_constraints(sc, plan)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(sc=scenarios(), mult=st.floats(0.2, 2.5))
+def test_a_resolved_plan_never_breaks_a_constraint(sc, mult):
+    """Frontier points (chord windows per cell-period) hold the same guarantees."""
+    budget = sc.settings.total_budget
+    opt = Optimizer(sc, max_budget=budget * max(mult, 1.0))
+    first = opt.run()
+    assume(first.ok)
+    plan = opt.evaluate(opt.resolve(budget * mult))
+    assume(plan.ok)
+    assert plan.summary["optimality_gap_relative"] <= 1e-3 or plan.summary["optimality_gap_bound"] <= 1e-6
+    moved = sc.model_copy(update={"settings": sc.settings.model_copy(update={"total_budget": budget * mult})})
+    check_constraints(moved, plan)
+
+
+def check_constraints(sc, plan):
     c = plan.constraints
     tol = sc.settings.pwl_tolerance
     # spend-only rows hold exactly; rows on customers may see the chords' tolerance

@@ -1,0 +1,156 @@
+"""Re-solving at other budgets (the frontier's engine): chord windows per cell-period.
+
+Every claim is checked against a closed form or an independent full optimisation, and
+the certified gap is checked to be a true bound at the budget being solved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import quarterly_scenario, saturation_scenario
+
+from planner import windows
+from planner.certify import Responder
+from planner.optimize import Optimizer, optimize
+from planner.scenario import ConstraintRow
+from planner.windows import budget_target, window_bands
+
+A = np.array([1000, 800, 1500, 600, 1200.0])
+B = np.array([20000, 15000, 40000, 8000, 30000.0])
+V = 100.0
+
+
+def closed_form(budget: float) -> tuple[np.ndarray, float, float]:
+    """Spend, λ and optimal net value of Σ V a (1 − e^(−x/b)) − Σ x with Σ x = budget."""
+    lam = np.exp((np.sum(B * np.log(V * A / B)) - budget) / B.sum())
+    x = B * np.log(V * A / (B * lam))
+    return x, lam, float(np.sum(V * A * (1 - np.exp(-x / B))) - budget)
+
+
+def spend_by_channel(plan) -> np.ndarray:
+    by = plan.allocation.groupby("channel")["spend"].sum()
+    return by.reindex([f"C{i}" for i in range(len(A))], fill_value=0).to_numpy()
+
+
+@pytest.mark.parametrize("solver", ["auto", "highs"])
+def test_resolve_matches_the_closed_form_and_certifies_at_every_budget(solver):
+    """Greedy (auto) and HiGHS windows: spend, marginal ROI and a certified gap that is a
+    true bound at the budget being solved, not at the budget of the first run."""
+    sc = saturation_scenario(list(A), list(B), value=V, budget=60_000)
+    opt = Optimizer(sc, solver=solver, max_budget=150_000)
+    opt.run()
+    for budget in (20_000, 45_000, 90_000, 140_000, 60_000):
+        solved = opt.resolve(budget)
+        assert solved.info["refine_rounds"] >= 1 and solved.model.per_period
+        plan = opt.evaluate(solved)
+        x, lam, best = closed_form(budget)
+        assert plan.status == "optimal" and plan.summary["total_budget"] == budget
+        assert np.abs(spend_by_channel(plan) - x).max() <= 0.005 * budget
+        assert plan.summary["marginal_roi_of_budget"] == pytest.approx(lam, rel=2e-3)
+        np.testing.assert_allclose(plan.allocation["marginal_roi"], lam, rtol=2e-3)
+        got, gap = plan.summary["net_value"], plan.summary["optimality_gap_bound"]
+        assert got <= best + 1e-6 * best  # a plan cannot beat the optimum ...
+        assert best <= got + gap + 1e-6 * best  # ... and the gap bounds the distance to it
+        assert plan.summary["optimality_gap_relative"] <= 1e-3
+
+
+def test_headline_is_the_plan_summary_without_the_tables():
+    sc = quarterly_scenario()
+    opt = Optimizer(sc, max_budget=400_000)
+    opt.run()
+    solved = opt.resolve(300_000)
+    head = opt.headline(solved)
+    plan = opt.evaluate(solved)
+    assert head["status"] == plan.status == "optimal"
+    for key, value in head.items():
+        if key != "status":
+            assert plan.summary[key] == pytest.approx(value, rel=1e-12), key
+
+
+def test_resolve_on_a_constrained_scenario_agrees_with_a_fresh_optimisation():
+    sc = quarterly_scenario(q1=60_000)
+    sc = sc.model_copy(update={"constraints": [
+        ConstraintRow(name="cac", metric="cac", sense="<=", value=400),
+        ConstraintRow(name="search share", metric="share", sense="<=", value=0.4, channel="Search"),
+    ]})
+    opt = Optimizer(sc, max_budget=400_000)
+    for budget in (120_000, 250_000, 380_000):
+        plan = opt.evaluate(opt.resolve(budget))
+        fresh = optimize(sc.model_copy(update={"settings": sc.settings.model_copy(
+            update={"total_budget": budget})}))
+        assert plan.status == fresh.status == "optimal"
+        gaps = plan.summary["optimality_gap_bound"] + fresh.summary["optimality_gap_bound"]
+        assert abs(plan.summary["net_value"] - fresh.summary["net_value"]) <= gaps + 1e-6
+        assert plan.summary["optimality_gap_relative"] <= 1e-3
+        assert plan.summary["total_spend"] <= budget * (1 + 1e-9)
+        c = plan.constraints
+        spend_rows = c["metric"].isin(["spend", "share"]) & c["slack"].notna()
+        assert (c.loc[spend_rows, "slack"] >= -1e-6 * (1 + c.loc[spend_rows, "limit"].abs())).all()
+
+
+def test_first_resolve_needs_no_run_and_infeasible_budgets_stay_lazy():
+    sc = quarterly_scenario()  # TV has a minimum spend of 10 000
+    opt = Optimizer(sc, max_budget=400_000)
+    zero = opt.resolve(0.0)
+    assert zero.sol.status == "infeasible" and opt.headline(zero) == {"status": "infeasible"}
+    assert opt._spend_infeasible(0.0)  # known from the spend rows alone
+    ok = opt.resolve(200_000)
+    assert opt.headline(ok)["status"] == "optimal"
+    plan = opt.evaluate(zero)  # the conflict analysis runs only when the plan is asked for
+    assert plan.status == "infeasible" and plan.conflicts
+
+
+def test_a_coarse_first_lp_cannot_declare_a_customer_target_infeasible(monkeypatch):
+    """The first LP uses coarse chords; they undercount customers, so its 'infeasible' on a
+    customer target is checked on the fine chords before it is believed."""
+    sc = saturation_scenario(list(A), list(B), value=V, budget=60_000)
+    reachable = optimize(sc).summary["new_customers"]
+    sc = sc.model_copy(update={"constraints": [ConstraintRow(
+        name="volume", metric="new_customers", sense=">=", value=0.999 * reachable)]})
+    monkeypatch.setattr(windows, "ANCHOR_GRID", np.array([0.0, 1.0]))  # one chord per cell
+    opt = Optimizer(sc, max_budget=60_000)
+    assert not opt._spend_infeasible(60_000)
+    solved = opt.resolve(60_000)
+    assert opt.headline(solved)["status"] == "optimal"
+    assert opt.headline(solved)["new_customers"] >= 0.999 * reachable * (1 - 1e-6)
+
+
+def test_window_bands_keep_one_layout_and_are_concave():
+    sc = quarterly_scenario()
+    opt = Optimizer(sc)
+    ix = opt.ix
+    cap = opt.cap[ix.kt_cell]
+    rng = np.random.default_rng(0)
+    layouts = []
+    for _ in range(3):
+        centre = cap * rng.uniform(0, 1.2, len(cap))
+        target = cap * rng.uniform(0, 1.2, len(cap))
+        bands = window_bands(ix, cap, centre, target, 0.05 * np.maximum(centre, 1.0))
+        layouts.append(bands.cell.copy())
+        width = np.bincount(bands.cell, weights=bands.width, minlength=len(cap))
+        np.testing.assert_allclose(width, np.where(cap > 0, cap, 0.0), rtol=1e-12)
+        assert (bands.width >= 0).all()
+        live = bands.width > 0
+        same = (bands.cell[1:] == bands.cell[:-1]) & live[1:] & live[:-1]
+        assert (np.diff(bands.slope)[same] <= 1e-12 * np.abs(bands.slope[1:][same]) + 1e-15).all()
+    assert all(np.array_equal(layouts[0], lay) for lay in layouts)  # a basis carries over
+
+
+def test_budget_target_spends_the_budget_on_the_real_curves():
+    """With only the budget priced, the refitted price is the closed form's λ."""
+    sc = saturation_scenario(list(A), list(B), value=V, budget=60_000)
+    opt = Optimizer(sc)
+    ix = opt.ix
+    cap = opt.cap[ix.kt_cell]
+    c1, c2 = np.full(len(cap), V), np.ones(len(cap))
+    for budget in (20_000, 60_000, 120_000):  # every channel active (as the closed form assumes)
+        x = budget_target(ix, c1, c2, np.ones(len(cap)), cap, budget, False, 1.0)
+        ref, lam, _ = closed_form(budget)
+        assert x.sum() == pytest.approx(budget, rel=1.1e-3)
+        np.testing.assert_allclose(x, ref, atol=2e-3 * budget)
+        # and the response at the closed form's price is the closed form
+        np.testing.assert_allclose(Responder(ix, c1, cap)(c2 * lam), ref, rtol=1e-9)
+    # a budget beyond what pays back: spend stops where marginal ROI is 1
+    x = budget_target(ix, c1, c2, np.ones(len(cap)), cap, 10 * 60_000, False, 1.0)
+    np.testing.assert_allclose(x, np.minimum(B * np.log(V * A / B), cap), rtol=1e-9)
