@@ -383,7 +383,8 @@ def _hill_best(a: FloatArray, b: FloatArray, s: FloatArray, cap: FloatArray, g: 
 
     Shape 1: closed form.  Shape < 1: Newton on ``log f'(e^v) − log g``, which is concave
     and falls with slope at most ``s − 1 < 0`` in ``v = log x``; started right of the root
-    (from the curve's asymptotes) it falls monotonically onto it in a few steps.  Shape > 1 (not concave): bisection.
+    (from the curve's asymptotes) it falls monotonically onto it in a few steps
+    (``steps // 6``, at least 3).  Shape > 1 (not concave): ``steps`` bisections.
     """
     x = np.zeros(len(a))
     with np.errstate(all="ignore"):
@@ -397,7 +398,7 @@ def _hill_best(a: FloatArray, b: FloatArray, s: FloatArray, cap: FloatArray, g: 
             # both asymptotes (u ≪ 1 and u ≫ 1) overstate f', so each puts the start to the
             # right of the root: Newton then falls monotonically onto it
             v = np.minimum(const / (1.0 - sl), (const + 2.0 * sl * log_b) / (1.0 + sl))
-            for _ in range(8):
+            for _ in range(max(3, steps // 6)):  # 8 for the default 48 steps
                 su = sl * (v - log_b)
                 h = const + (sl - 1.0) * v - 2.0 * np.logaddexp(0.0, su)
                 dh = (sl - 1.0) - 2.0 * sl / (1.0 + np.exp(-su))

@@ -67,6 +67,7 @@ def assemble(
 ) -> Plan:
     """Build the Plan for spend per cell-period ``spend`` (real-curve evaluation)."""
     sc, st = ix.scenario, ix.scenario.settings
+    spend = clean_spend(spend, st.total_budget)
     cust, scale = true_customers(ix, spend)
     value = ix.kt_value * cust
     d = ix.kt_discount
@@ -126,6 +127,12 @@ def assemble(
     plan.constraints = constraint_table(ix, rows, spend, cust, dual, row_activity)
     plan.warnings = _warnings(plan, ix)
     return plan
+
+
+def clean_spend(spend: Float, budget: float) -> Float:
+    """Spend with the solver's round-off (below 1e-9 of the budget) set to zero, so that no
+    ratio (a share, a CAC) is reported for money that was never spent."""
+    return np.where(spend > 1e-9 * max(1.0, budget), spend, 0.0)
 
 
 def headline(ix: Index, spend: Float, cust: Float, budget_dual: float) -> dict[str, float]:

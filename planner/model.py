@@ -127,11 +127,12 @@ def build_rows(ix: Index) -> tuple[FrozenRows, int]:
 
 
 def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: int | None = None,
-                per_period: bool = False) -> Model:
+                per_period: bool = False, ordered: NDArray[np.bool_] | None = None) -> Model:
     """Assemble the LP for the given chord bands.
 
     Bands belong to cells and are repeated in every period, or with ``per_period`` to
     cell-periods (``bands.cell`` holds ``kt``; concave curves only, no band-order binaries).
+    Non-concave cells, and the cells marked in ``ordered``, get band-order binaries.
     """
     if rows is None or n_aux is None:
         rows, n_aux = build_rows(ix)
@@ -168,7 +169,7 @@ def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: 
     integrality = np.zeros(nv + n_aux, dtype=bool)
 
     A = sp.csc_matrix((data, indices, indptr), shape=(n_rows, nv + n_aux))
-    mip = None if per_period else _band_order_rows(ix, bands, band_start, band_count, nv + n_aux, n_rows)
+    mip = None if per_period else _band_order_rows(ix, bands, band_start, band_count, nv + n_aux, n_rows, ordered)
     if mip is not None:
         mrow, mcol, mval, mlo, mup, n_bin = mip
         lp_part = A.tocoo()
@@ -216,10 +217,12 @@ def _append_columns(indptr: Int, indices: Int, data: Float, row: Int, col: Int, 
             np.concatenate([data, val[order]]))
 
 
-def _band_order_rows(ix: Index, bands: Bands, band_start: Int, band_count: Int, first_col: int, first_row: int):
-    """Band-order binaries for non-concave cells: band j+1 may hold spend only when band j
-    is full (``x_{j+1} ≤ w_{j+1} z_j``, ``x_j ≥ w_j z_j``), per period."""
-    bad = np.flatnonzero(~ix.curves.concave() & (band_count > 1))
+def _band_order_rows(ix: Index, bands: Bands, band_start: Int, band_count: Int, first_col: int, first_row: int,
+                     ordered: NDArray[np.bool_] | None = None):
+    """Band-order binaries for non-concave (and ``ordered``) cells: band j+1 may hold spend
+    only when band j is full (``x_{j+1} ≤ w_{j+1} z_j``, ``x_j ≥ w_j z_j``), per period."""
+    need = ~ix.curves.concave() if ordered is None else ~ix.curves.concave() | ordered
+    bad = np.flatnonzero(need & (band_count > 1))
     if not len(bad):
         return None
     B, P = len(bands), ix.P

@@ -9,15 +9,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from planner import certify
 from planner.curves import Bands, chord_bands, densify
-from planner.evaluate import assemble, headline, true_customers
+from planner.evaluate import assemble, clean_spend, headline, true_customers
 from planner.index import ACQ, RET, Index
 from planner.infeasible import explain_infeasible
 from planner.model import Model, build_model, build_rows
 from planner.plan import Plan
-from planner.rows import Float
+from planner.rows import Float, FrozenRows
 from planner.scenario import Scenario
 from planner.solve import FEAS_TOL, HighsSession, Solution, max_violation, solve
 from planner.windows import anchor_bands, budget_target, window_bands
@@ -113,6 +114,8 @@ class Optimizer:
         self._coarse: Bands | None = None
         self._path: list[tuple[float, Float]] = []  # (budget, spend) of the last two solves
         self._concave = bool(self.ix.curves.concave().all())
+        self._ordered = np.zeros(self.ix.K, dtype=bool)  # concave cells that need band order
+        self._undercut = _undercut_cells(self.ix, self.rows)  # cells where that could happen
         self._deadline = time.perf_counter() + self.time_limit
         self._model: Model | None = None
 
@@ -176,8 +179,21 @@ class Optimizer:
 
     # -----------------------------------------------------------------------------------
     def _solve_once(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
+        model, sol = self._solve_model(bands, budget)
+        # an upper limit on customers is not convex in spend: the LP may meet it by filling
+        # a cell's bands out of order (undercounting its customers).  Such cells get the
+        # band-order binaries of S-shaped curves, and the model is solved again.
+        for _ in range(3):
+            flagged = _out_of_order(model, sol) & self._undercut
+            if not flagged.any():
+                break
+            self._ordered |= flagged
+            model, sol = self._solve_model(bands, budget)
+        return model, sol
+
+    def _solve_model(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
         t0 = time.perf_counter()
-        model = build_model(self.ix, bands, self.rows, self.n_aux)
+        model = build_model(self.ix, bands, self.rows, self.n_aux, ordered=self._ordered)
         self.build_seconds += time.perf_counter() - t0
         self._set_budget(model, budget)
         if self.solver == "auto" and greedy_exact(model):
@@ -299,7 +315,7 @@ class Optimizer:
         status = "error" if sol.status == "unbounded" else sol.status
         if sol.x is None:
             return {"status": status}
-        spend = solved.model.spend(sol.x)
+        spend = clean_spend(solved.model.spend(sol.x), solved.budget)
         cust, _ = true_customers(self.ix, spend)
         dual = 0.0 if sol.row_dual is None else -float(sol.row_dual[0])
         return {"status": status, **headline(self.ix, spend, cust, dual)}
@@ -340,6 +356,11 @@ class Optimizer:
         if self._coarse is None:
             self._coarse = anchor_bands(self.ix.curves, self.cap)
         model, sol = self._solve_once(self._coarse, budget)
+        if self._ordered.any():  # band order needs integers: no windows for this scenario
+            model, sol, rounds, solve_s = self._solve_refined(budget)
+            if sol.x is not None:
+                self._model = model
+            return model, sol, rounds, solve_s
         if sol.status == "infeasible" and not self._spend_infeasible(budget):
             model, sol = self._solve_once(self.bands, budget)  # coarser chords buy fewer customers
         if sol.x is None or sol.row_dual is None:
@@ -379,7 +400,7 @@ class Optimizer:
 
     def _windowable(self) -> bool:
         """Chord windows (a sequential LP) need concave curves and HiGHS or the greedy fill."""
-        return self.solver in ("auto", "highs") and self._concave
+        return self.solver in ("auto", "highs") and self._concave and not self._ordered.any()
 
     def _windowed(self) -> bool:
         """Re-runs use chord windows when the last solve was an LP with duals."""
@@ -429,6 +450,10 @@ class Optimizer:
             solve_s += sol.seconds
             if sol.x is None or sol.row_dual is None:
                 return None
+            flagged = _out_of_order(model, sol) & self._undercut
+            if flagged.any():  # see _solve_once: these cells need band order (integers)
+                self._ordered |= flagged
+                return None
             spend = model.spend(sol.x)
             upper, true_obj = self._lagrangian(model, sol, spend)
             close = upper - true_obj <= REFINE_GAP * max(abs(true_obj), 1e-9)
@@ -437,10 +462,11 @@ class Optimizer:
             if budget <= 0:  # nothing to spend: no chords can change the plan (the bound
                 break        # stays loose where a curve's first unit is infinitely steep)
             assert self._bound_memo is not None
-            # a trust region per cell-period: narrow the window where the spend settled
-            # inside it, keep widening it where the spend ran to its edge
-            settled = np.abs(spend - centre) < 0.9 * width
-            delta = np.where(settled, delta / 4, np.minimum(2 * delta, 1.0))
+            # a trust region per cell-period: widen the window where the spend ran to its
+            # edge, keep it while the spend still moves, narrow it where the spend settled
+            step = np.abs(spend - centre)
+            delta = np.where(step >= 0.9 * width, np.minimum(2 * delta, 1.0),
+                             np.where(step >= 0.2 * width, delta, delta / 4))
             centre, other = spend, self._bound_memo[3]
         return model, sol, rounds, solve_s
 
@@ -459,7 +485,8 @@ class Optimizer:
         if model.lp.is_mip:
             plan.summary["mip_gap"] = sol.mip_gap
             plan.warnings.append("Shadow prices come from the LP with the band choices of the mixed-integer "
-                                 "solution fixed (S-shaped curves).")
+                                 "solution fixed (S-shaped curves, or cells whose customers an upper "
+                                 "limit caps: their bands must fill in order).")
         return plan
 
     def _failed(self, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
@@ -496,6 +523,39 @@ def _rows_for(model: Model, scenario: Scenario):
     rhs = model.rows.rhs.copy()
     limit[0] = rhs[0] = scenario.settings.total_budget
     return dataclasses.replace(model.rows, limit=limit, rhs=rhs)
+
+
+def _undercut_cells(ix: Index, rows: FrozenRows) -> NDArray[np.bool_]:
+    """Cells whose customers appear in a row that fewer customers would loosen.
+
+    Only there can an out-of-order fill (which undercounts a cell's customers) buy anything.
+    The prospects and at-risk caps are left out: the report scales customers down pro rata
+    where they bind, so a real plan never breaks them, and an out-of-order fill under a
+    binding cap only parks money at zero marginal value (a tie under the ``value`` objective).
+    """
+    out = np.zeros(ix.K, dtype=bool)
+    if not len(rows.e_row):
+        return out
+    sense = rows.sense[rows.e_row]
+    kind = np.asarray(rows.kind, dtype=object)[rows.e_row]
+    loosen = np.where(sense == "<=", rows.e_cust > 0, np.where(sense == ">=", rows.e_cust < 0, rows.e_cust != 0))
+    hit = loosen & ~np.isin(kind, ["prospects", "at_risk"])
+    out[ix.kt_cell[rows.e_kt[hit]]] = True
+    return out
+
+
+def _out_of_order(model: Model, sol: Solution) -> NDArray[np.bool_]:
+    """Cells where the solution fills a band while an earlier band of the same cell-period
+    is not full (possible only when a row rewards fewer customers)."""
+    out = np.zeros(model.ix.K, dtype=bool)
+    if sol.x is None:
+        return out
+    nv = model.n_band_vars
+    x, width, kt = sol.x[:nv], model.lp.col_upper[:nv], model.var_kt
+    tol = 1e-7 * (1.0 + width)
+    bad = (kt[1:] == kt[:-1]) & (x[1:] > tol[1:]) & (x[:-1] < width[:-1] - tol[:-1])
+    out[model.ix.kt_cell[kt[1:][bad]]] = True
+    return out
 
 
 def _abs_tol(model: Model) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.certify import Responder
-from planner.curves import Bands, CurveSet, bands_from_breakpoints, evaluate
+from planner.curves import Bands, CurveSet, evaluate
 from planner.index import Index
 from planner.rows import Float
 
@@ -46,10 +46,15 @@ ANCHOR_GRID = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.7, 1
 
 
 def anchor_bands(cs: CurveSet, cap: Float) -> Bands:
-    """Chord bands of every cell on a fixed grid of shares of its cap (``ANCHOR_GRID``)."""
+    """Chord bands of every cell on a fixed grid of shares of its cap (``ANCHOR_GRID``);
+    chord errors are not computed (``inf``: no bound rests on this LP's chords)."""
     cells = np.flatnonzero(cap > 0)
-    z = (cap[cells][:, None] * ANCHOR_GRID[None, :]).ravel()
-    return bands_from_breakpoints(cs, np.repeat(cells, len(ANCHOR_GRID)), z)
+    z = cap[cells][:, None] * ANCHOR_GRID[None, :]
+    f = evaluate(cs, np.repeat(cells, len(ANCHOR_GRID)), z.ravel()).reshape(z.shape)
+    dz = np.diff(z, axis=1)
+    slope = np.diff(f, axis=1) / dz
+    return Bands(np.repeat(cells, dz.shape[1]), z[:, :-1].ravel(), dz.ravel(), slope.ravel(),
+                 np.full(dz.size, np.inf))
 
 
 def budget_target(ix: Index, c1: Float, c2: Float, a0: Float, cap: Float, budget: float,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from planner.curves import evaluate
@@ -85,6 +85,10 @@ def test_plan_never_breaks_a_constraint(sc):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(sc=scenarios(), mult=st.floats(0.2, 2.5))
+@example(
+    sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=1000.0, objective='value', target_mroi=1.0, spend_full_budget=False, pwl_tolerance=0.001, solver='auto', time_limit_s=60.0), periods=[Period(period='P0', budget=None, seasonality=1.0988078064893347), Period(period='P1', budget=None, seasonality=1.305690085082224)], segments=[Segment(segment='S0', customers=0.0, prospects=10.0, margin_per_period=1.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=2.719722053480403, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=2.6960309144611148, current_spend=None, max_change=None), Channel(channel='C2', min_spend=None, max_spend=None, cost_per_contact=0.7, current_spend=None, max_change=None)], curves=[Curve(segment='S0', channel='C0', program='retention', curve='saturation', a=1757.19412122601, b=100.0, shape=1.0, max_spend=None), Curve(segment='S0', channel='C1', program='acquisition', curve='saturation', a=10.0, b=100.0, shape=0.8, max_spend=None)], curve_points=[], seasonality=[], constraints=[], scenarios=[]),
+    mult=0.93,
+).via('discovered failure')
 def test_a_resolved_plan_never_breaks_a_constraint(sc, mult):
     """Frontier points (chord windows per cell-period) hold the same guarantees."""
     budget = sc.settings.total_budget
