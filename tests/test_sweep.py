@@ -154,3 +154,49 @@ def test_budget_target_spends_the_budget_on_the_real_curves():
     # a budget beyond what pays back: spend stops where marginal ROI is 1
     x = budget_target(ix, c1, c2, np.ones(len(cap)), cap, 10 * 60_000, False, 1.0)
     np.testing.assert_allclose(x, np.minimum(B * np.log(V * A / B), cap), rtol=1e-9)
+
+
+def _capped_scenario():
+    """One strong and one weak channel, each limited to one new customer and half the spend.
+
+    An upper limit on customers is not convex in spend: an LP can meet it by filling a
+    curve's far, flat chords first (undercounting customers) and spend the money anyway.
+    """
+    from planner.scenario import Channel, Curve, Period, Scenario, Segment, Settings
+
+    return Scenario(
+        settings=Settings(periods_per_year=4, annual_discount_rate=0.0, total_budget=1000.0, objective="net_value"),
+        periods=[Period(period="P0")],
+        segments=[Segment(segment="S0", customers=0.0, margin_per_period=21.0, retention_rate=0.0)],
+        channels=[Channel(channel="C0"), Channel(channel="C1")],
+        curves=[Curve(segment="S0", channel="C0", program="acquisition", curve="saturation", a=254.0, b=100.0),
+                Curve(segment="S0", channel="C1", program="acquisition", curve="saturation", a=10.0, b=100.0)],
+        constraints=[ConstraintRow(name="half", metric="share", sense="<=", value=0.5, channel="each"),
+                     ConstraintRow(name="one", metric="new_customers", sense="<=", value=1.0, channel="each")],
+    )
+
+
+def test_a_customer_upper_limit_holds_on_the_real_curves_at_every_budget():
+    """Real customers per channel stay within the limit (up to the chords' tolerance), and
+    the spend that buys them is what the curve needs: x = b·y/(a − y) for saturation."""
+    sc = _capped_scenario()
+    tol = sc.settings.pwl_tolerance
+    opt = Optimizer(sc, max_budget=2000.0)
+    assert opt._undercut.all()  # both cells appear in a row that fewer customers loosen
+    for budget in (1000.0, 600.0, 2000.0):
+        plan = opt.evaluate(opt.resolve(budget))
+        by = plan.allocation.set_index("channel")
+        assert (by["customers"] <= 1.0 * (1 + 2 * tol) + 1e-9).all(), by
+        # the strong channel buys exactly its one customer; the spend follows the curve
+        assert by.loc["C0", "customers"] == pytest.approx(1.0, rel=2 * tol)
+        assert by.loc["C0", "spend"] == pytest.approx(100.0 * 1.0 / (254.0 - 1.0), rel=5 * tol)
+
+
+def test_prospect_caps_do_not_ask_for_band_order():
+    """The report scales customers down where prospects bind, so an out-of-order fill
+    there cannot break anything: no integers for it."""
+    sc = quarterly_scenario()
+    opt = Optimizer(sc)
+    assert not opt._undercut.any()
+    sc2 = sc.model_copy(update={"constraints": [ConstraintRow(name="cap", metric="new_customers", sense="<=", value=10.0)]})
+    assert Optimizer(sc2)._undercut.any()
