@@ -250,3 +250,36 @@ def _band_order_rows(ix: Index, bands: Bands, band_start: Int, band_count: Int, 
         r0 += 2 * n_bin_p
     return (np.concatenate(rows_r), np.concatenate(cols_c), np.concatenate(vals_v),
             np.concatenate(lo), np.concatenate(up), n_bin_p * P)
+
+
+def undercut_cells(ix: Index, rows: FrozenRows) -> NDArray[np.bool_]:
+    """Cells whose customers appear in a row that fewer customers would loosen.
+
+    Only there can an out-of-order fill (which undercounts a cell's customers) buy anything.
+    The prospects and at-risk caps are left out: the report scales customers down pro rata
+    where they bind, so a real plan never breaks them, and an out-of-order fill under a
+    binding cap only parks money at zero marginal value (a tie under the ``value`` objective).
+    """
+    out = np.zeros(ix.K, dtype=bool)
+    if not len(rows.e_row):
+        return out
+    sense = rows.sense[rows.e_row]
+    kind = np.asarray(rows.kind, dtype=object)[rows.e_row]
+    loosen = np.where(sense == "<=", rows.e_cust > 0, np.where(sense == ">=", rows.e_cust < 0, rows.e_cust != 0))
+    hit = loosen & ~np.isin(kind, ["prospects", "at_risk"])
+    out[ix.kt_cell[rows.e_kt[hit]]] = True
+    return out
+
+
+def out_of_order(model: Model, x: Float | None) -> NDArray[np.bool_]:
+    """Cells where the solution fills a band while an earlier band of the same cell-period
+    is not full (possible only when a row rewards fewer customers)."""
+    out = np.zeros(model.ix.K, dtype=bool)
+    if x is None:
+        return out
+    nv = model.n_band_vars
+    x, width, kt = x[:nv], model.lp.col_upper[:nv], model.var_kt
+    tol = 1e-7 * (1.0 + width)
+    bad = (kt[1:] == kt[:-1]) & (x[1:] > tol[1:]) & (x[:-1] < width[:-1] - tol[:-1])
+    out[model.ix.kt_cell[kt[1:][bad]]] = True
+    return out

@@ -9,16 +9,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from planner import certify
 from planner.curves import Bands, chord_bands, densify
 from planner.evaluate import assemble, clean_spend, headline, true_customers
-from planner.index import ACQ, RET, Index
+from planner.greedy import greedy_exact, solve_greedy
+from planner.index import Index
 from planner.infeasible import explain_infeasible
-from planner.model import Model, build_model, build_rows
+from planner.model import Model, build_model, build_rows, out_of_order, undercut_cells
 from planner.plan import Plan
-from planner.rows import Float, FrozenRows
+from planner.rows import Float
 from planner.scenario import Scenario
 from planner.solve import FEAS_TOL, HighsSession, Solution, max_violation, solve
 from planner.windows import anchor_bands, budget_target, window_bands
@@ -115,7 +115,7 @@ class Optimizer:
         self._path: list[tuple[float, Float]] = []  # (budget, spend) of the last two solves
         self._concave = bool(self.ix.curves.concave().all())
         self._ordered = np.zeros(self.ix.K, dtype=bool)  # concave cells that need band order
-        self._undercut = _undercut_cells(self.ix, self.rows)  # cells where that could happen
+        self._undercut = undercut_cells(self.ix, self.rows)  # cells where that could happen
         self._deadline = time.perf_counter() + self.time_limit
         self._model: Model | None = None
 
@@ -184,7 +184,7 @@ class Optimizer:
         # a cell's bands out of order (undercounting its customers).  Such cells get the
         # band-order binaries of S-shaped curves, and the model is solved again.
         for _ in range(3):
-            flagged = _out_of_order(model, sol) & self._undercut
+            flagged = out_of_order(model, sol.x) & self._undercut
             if not flagged.any():
                 break
             self._ordered |= flagged
@@ -450,7 +450,7 @@ class Optimizer:
             solve_s += sol.seconds
             if sol.x is None or sol.row_dual is None:
                 return None
-            flagged = _out_of_order(model, sol) & self._undercut
+            flagged = out_of_order(model, sol.x) & self._undercut
             if flagged.any():  # see _solve_once: these cells need band order (integers)
                 self._ordered |= flagged
                 return None
@@ -525,39 +525,6 @@ def _rows_for(model: Model, scenario: Scenario):
     return dataclasses.replace(model.rows, limit=limit, rhs=rhs)
 
 
-def _undercut_cells(ix: Index, rows: FrozenRows) -> NDArray[np.bool_]:
-    """Cells whose customers appear in a row that fewer customers would loosen.
-
-    Only there can an out-of-order fill (which undercounts a cell's customers) buy anything.
-    The prospects and at-risk caps are left out: the report scales customers down pro rata
-    where they bind, so a real plan never breaks them, and an out-of-order fill under a
-    binding cap only parks money at zero marginal value (a tie under the ``value`` objective).
-    """
-    out = np.zeros(ix.K, dtype=bool)
-    if not len(rows.e_row):
-        return out
-    sense = rows.sense[rows.e_row]
-    kind = np.asarray(rows.kind, dtype=object)[rows.e_row]
-    loosen = np.where(sense == "<=", rows.e_cust > 0, np.where(sense == ">=", rows.e_cust < 0, rows.e_cust != 0))
-    hit = loosen & ~np.isin(kind, ["prospects", "at_risk"])
-    out[ix.kt_cell[rows.e_kt[hit]]] = True
-    return out
-
-
-def _out_of_order(model: Model, sol: Solution) -> NDArray[np.bool_]:
-    """Cells where the solution fills a band while an earlier band of the same cell-period
-    is not full (possible only when a row rewards fewer customers)."""
-    out = np.zeros(model.ix.K, dtype=bool)
-    if sol.x is None:
-        return out
-    nv = model.n_band_vars
-    x, width, kt = sol.x[:nv], model.lp.col_upper[:nv], model.var_kt
-    tol = 1e-7 * (1.0 + width)
-    bad = (kt[1:] == kt[:-1]) & (x[1:] > tol[1:]) & (x[:-1] < width[:-1] - tol[:-1])
-    out[model.ix.kt_cell[kt[1:][bad]]] = True
-    return out
-
-
 def _abs_tol(model: Model) -> float:
     return 1e-9 * (1.0 + float(np.abs(model.lp.c).sum()))
 
@@ -577,62 +544,4 @@ def _check(model: Model, sol: Solution, time_limit: float) -> Solution:
         sol.message = "the solver's answer breaks a constraint"
     elif sol.x is not None and sol.status == "time_limit":
         sol.status = "feasible"
-    return sol
-
-
-# ----------------------------------------------------------------------------------------
-def greedy_exact(model: Model) -> bool:
-    """True when only the total budget can bind, so filling bands by slope is exact."""
-    ix, rows = model.ix, model.rows
-    if model.lp.is_mip or ix.scenario.settings.objective == "min_spend":
-        return False
-    if any(k not in ("budget", "prospects", "at_risk") for k in rows.kind):
-        return False
-    # caps must be provably slack: the most each could see is below the cap
-    # no cell can spend more than the budget, whatever its chord domain
-    most = ix.customers(np.minimum(model.cap_kt, model.lp.row_upper[0]))
-    acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
-    won = np.bincount(ix.kt_seg[acq], weights=most[acq], minlength=ix.S)
-    if (won > ix.prospects).any():
-        return False
-    m = ret
-    saved = np.zeros((ix.S, ix.P))
-    np.add.at(saved, (ix.kt_seg[m], ix.kt_t[m]), most[m])
-    floor = (1 - ix.retention)[:, None] * ix.n0[:, None] * ix.retention[:, None] ** np.arange(ix.P)
-    return bool((saved <= floor + 1e-12).all())
-
-
-def solve_greedy(model: Model) -> Solution:
-    """Fill band columns by objective per unit of money until the budget is used.
-
-    A fractional knapsack: exact for concave curves with only the budget binding; the
-    marginal band's score is the budget dual.
-    """
-    t0 = time.perf_counter()
-    lp = model.lp
-    n = model.n_band_vars
-    score = -lp.c[:n]
-    width = lp.col_upper[:n]
-    budget = lp.row_upper[0]
-    full = np.isfinite(lp.row_lower[0])
-    order = np.argsort(-score, kind="stable")
-    take_ok = np.ones(n, dtype=bool) if full else score[order] > 0
-    w = np.where(take_ok, width[order], 0.0)
-    cum = np.cumsum(w)
-    before = cum - w
-    fill = np.clip(budget - before, 0.0, w)
-    x = np.zeros(lp.A.shape[1])
-    x[order] = fill
-    used = fill.sum()
-    dual = np.zeros(lp.A.shape[0])
-    if used < budget - 1e-9 * max(1.0, budget):
-        if full:
-            return Solution("infeasible", "greedy", time.perf_counter() - t0,
-                            message="the curves cannot absorb the whole budget")
-    else:
-        nxt = np.flatnonzero(fill < w - 1e-12)
-        marginal = score[order][nxt[0]] if len(nxt) else 0.0
-        dual[0] = -max(marginal, 0.0) if not full else -marginal
-    sol = Solution("optimal", "greedy", time.perf_counter() - t0, x=x, row_dual=dual,
-                   objective=float(lp.c @ x), message="exact greedy fill (only the budget binds)")
     return sol

@@ -8,8 +8,9 @@ from helpers import quarterly_scenario, saturation_scenario, settings
 
 from planner import certify
 from planner.curves import chord_bands
+from planner.greedy import greedy_exact, solve_greedy
 from planner.model import build_model
-from planner.optimize import Optimizer, greedy_exact, optimize, solve_greedy
+from planner.optimize import Optimizer, optimize
 from planner.scenario import Channel, ConstraintRow, Curve, Period, Scenario, Segment
 from planner.solve import solve
 from planner.value import discount_factors, lifetime_value, period_rate

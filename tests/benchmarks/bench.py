@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import synth
 
 from planner import read_scenario, write_plan, write_scenario
+from planner.greedy import greedy_exact, solve_greedy
 from planner.model import build_model
-from planner.optimize import Optimizer, greedy_exact, optimize, solve_greedy
+from planner.optimize import Optimizer, optimize
 from planner.solve import HighsSession, solve
 from planner.whatif import frontier
 
