@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+# synth from here, and planner from this checkout (not a copy pip may have installed)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).parent))
 
 import synth
