@@ -173,7 +173,7 @@ class Optimizer:
     def _extrapolate(self, budget: float, cap: Float) -> Float:
         """Spend per cell-period extrapolated along the last two solved budgets."""
         (b0, s0), (b1, s1) = self._path[0], self._path[-1]
-        if len(self._path) < 2 or not b1 != b0:
+        if b1 == b0:  # one solve so far, or the same budget twice
             return s1
         return np.clip(s1 + (s1 - s0) * (budget - b1) / (b1 - b0), 0.0, cap)
 
@@ -455,8 +455,7 @@ class Optimizer:
                 self._ordered |= flagged
                 return None
             spend = model.spend(sol.x)
-            upper, true_obj = self._lagrangian(model, sol, spend)
-            close = upper - true_obj <= REFINE_GAP * max(abs(true_obj), 1e-9)
+            close = not self._gap_too_wide(model, sol, spend)
             if (close and (greedy or not self._breaks_rows(model, spend))) or self._out_of_time():
                 break
             if budget <= 0:  # nothing to spend: no chords can change the plan (the bound

@@ -15,29 +15,32 @@ import numpy as np
 from planner.certify import Responder
 from planner.curves import Bands, CurveSet, evaluate
 from planner.index import Index
-from planner.rows import Float
+from planner.rows import Float, Int
 
 
 def window_bands(ix: Index, cap_kt: Float, centre: Float, target: Float, width: Float) -> Bands:
     """Per cell-period bands (``Bands.cell`` is ``kt``) with breakpoints at 0, the cap,
-    ``centre``, ``centre ± width``, ``centre ± width/4`` and ``target``.
-
-    Each cell-period's eight breakpoints are sorted as a row and the curve is evaluated
-    once per breakpoint; chord errors are not computed (``err`` is ``inf``: the sweep's
-    certificate is the Lagrangian bound on the real curves, not the chord error).
-    """
+    ``centre``, ``centre ± width``, ``centre ± width/4`` and ``target`` (sorted per row)."""
     kt = np.flatnonzero(cap_kt > 0)
     X, c, t, w = cap_kt[kt], centre[kt], target[kt], width[kt]
     z = np.stack([np.zeros(len(kt)), X, c, c - w, c + w, c - w / 4, c + w / 4, t], axis=1)
     z = np.sort(np.clip(z, 0.0, X[:, None]), axis=1)
-    f = evaluate(ix.curves, np.repeat(ix.kt_cell[kt], z.shape[1]), z.ravel()).reshape(z.shape)
+    # every cell-period keeps all seven columns (empty ones have width 0), so successive
+    # window LPs have the same layout and one's simplex basis can start the next
+    return _grid_bands(ix.curves, ix.kt_cell[kt], kt, z)
+
+
+def _grid_bands(cs: CurveSet, curve: Int, owner: Int, z: Float) -> Bands:
+    """Chords between each row's sorted breakpoints ``z`` (one row per ``owner``, on curve
+    ``curve``), the curve evaluated once per breakpoint.  Chord errors are not computed
+    (``err`` is ``inf``: no bound rests on these chords; the certificate is the Lagrangian
+    bound on the real curves).  Empty bands (repeated breakpoints) get slope 0."""
+    f = evaluate(cs, np.repeat(curve, z.shape[1]), z.ravel()).reshape(z.shape)
     dz = np.diff(z, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(dz > 0, np.diff(f, axis=1) / np.where(dz > 0, dz, 1.0), 0.0)
-    # every cell-period keeps all seven columns (empty ones have width 0), so successive
-    # window LPs have the same layout and one's simplex basis can start the next
-    owner = np.repeat(kt, dz.shape[1])
-    return Bands(owner, z[:, :-1].ravel(), dz.ravel(), slope.ravel(), np.full(dz.size, np.inf))
+    return Bands(np.repeat(owner, dz.shape[1]), z[:, :-1].ravel(), dz.ravel(), slope.ravel(),
+                 np.full(dz.size, np.inf))
 
 
 #: breakpoints of the first LP of a sweep, as shares of each cell's cap: it only has to
@@ -46,15 +49,9 @@ ANCHOR_GRID = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.7, 1
 
 
 def anchor_bands(cs: CurveSet, cap: Float) -> Bands:
-    """Chord bands of every cell on a fixed grid of shares of its cap (``ANCHOR_GRID``);
-    chord errors are not computed (``inf``: no bound rests on this LP's chords)."""
+    """Chord bands of every cell on a fixed grid of shares of its cap (``ANCHOR_GRID``)."""
     cells = np.flatnonzero(cap > 0)
-    z = cap[cells][:, None] * ANCHOR_GRID[None, :]
-    f = evaluate(cs, np.repeat(cells, len(ANCHOR_GRID)), z.ravel()).reshape(z.shape)
-    dz = np.diff(z, axis=1)
-    slope = np.diff(f, axis=1) / dz
-    return Bands(np.repeat(cells, dz.shape[1]), z[:, :-1].ravel(), dz.ravel(), slope.ravel(),
-                 np.full(dz.size, np.inf))
+    return _grid_bands(cs, cells, cells, cap[cells][:, None] * ANCHOR_GRID[None, :])
 
 
 def budget_target(ix: Index, c1: Float, c2: Float, a0: Float, cap: Float, budget: float,
