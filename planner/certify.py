@@ -3,7 +3,11 @@
 For concave curves the LP's duals ``μ`` give a Lagrangian relaxation of the *true*
 problem: for every feasible spend ``x``, ``G(x) ≤ Σ_kt max_{0≤x≤X_k} φ_kt(x) + Σ μ·b`` with
 ``φ_kt(x) = C1·σ·f(x) − C2·x`` separable per cell-period.  Each 1-D maximum is found
-exactly on the real curve, so ``bound − G(plan)`` bounds the gap to the true optimum.  It is
+exactly on the real curve, so ``bound − G(plan)`` bounds the gap to the true optimum.  A
+cell-period's customers may be anything up to its curve (``max(C1, 0)`` in ``φ``): a plan
+may spend past a binding prospects or at-risk cap, whose excess customers the report
+scales away, e.g. to make room under a share ceiling elsewhere; allowing fewer customers
+everywhere only enlarges the relaxed set, so the bound stays a bound.  It is
 never looser than DESIGN's ``Σ V·σ·err`` on the cells that matter and much tighter when
 most cells are idle.  Non-concave (MIP) scenarios use DESIGN's formula plus the MIP gap.
 """
@@ -32,8 +36,30 @@ def lagrangian(model: Model, row_dual: Float) -> tuple[float, Float]:
     c1, c2, mu, rhs = prices(model, row_dual)
     if not np.isfinite(c1).all():
         return float("inf"), np.zeros(len(c1))
-    best, arg = respond(model.ix, c1, c2, model.cap_kt)
+    best, arg = respond(model.ix, c1, c2, kept_caps(model))
     return float(best.sum() + mu @ rhs), arg
+
+
+def kept_caps(model: Model) -> Float:
+    """Each cell-period's chord domain, narrowed by the spend-only upper limits that can be
+    kept inside the 1-D maxima instead of priced: a limit on one cell-period's spend, and a
+    limit of 0 on a set's spend.  Any plan meets them, so the bound stays a bound; priced
+    instead, a forced 0 on a curve with an infinite slope at 0 (hill or power, shape < 1)
+    leaves a finite price that the real curve beats, and the bound stays loose for good.
+    """
+    rows = model.rows
+    n = len(rows)
+    cap = model.cap_kt.copy()
+    kt, row, a_spend, a_cust = rows.by_cell_period
+    upper = model.lp.row_upper[:n]
+    mixed = np.zeros(n, dtype=bool)  # a customer term, a spend term ≤ 0, or an auxiliary
+    np.logical_or.at(mixed, row, (a_cust != 0) | (a_spend <= 0))
+    mixed[rows.aux_row] = True
+    count = np.bincount(row, minlength=n)
+    keep = ~mixed & np.isfinite(upper) & ((count == 1) | (upper <= 0))
+    m = keep[row]
+    np.minimum.at(cap, kt[m], np.maximum(upper[row[m]], 0.0) / a_spend[m])
+    return cap
 
 
 def prices(model: Model, row_dual: Float) -> tuple[Float, Float, Float, Float]:
@@ -67,7 +93,7 @@ def respond(ix: Index, c1: Float, c2: Float, cap: Float, steps: int = 48) -> tup
     """Each cell-period's best ``φ = c1·σ·f(x) − c2·x`` on ``[0, cap]`` and where it is
     (``steps`` bisections where there is no closed form)."""
     arg = best_response(ix, c1, c2, cap, steps)
-    phi = c1 * ix.kt_sigma * evaluate(ix.curves, ix.kt_cell, arg) - c2 * arg
+    phi = np.maximum(c1 * ix.kt_sigma, 0.0) * evaluate(ix.curves, ix.kt_cell, arg) - c2 * arg
     return np.maximum(phi, 0.0), np.where(phi > 0, arg, 0.0)
 
 
@@ -80,7 +106,8 @@ class Responder:
     """:func:`best_response` for fixed ``c1`` and caps, at many spend prices ``c2``.
 
     Where ``c1·σ > 0``, φ is concave and its maximum is where the curve's slope equals the
-    price; elsewhere φ is convex and the maximum is at an end.
+    price; elsewhere customers are worth nothing (none are counted: see the module doc)
+    and spend goes to the cap where its price is negative, else to 0.
     """
 
     def __init__(self, ix: Index, c1: Float, cap: Float):
@@ -91,12 +118,11 @@ class Responder:
         self.fit = BestSpend(ix.curves, ix.kt_cell[self.inner], cap[self.inner])
         self.ends = np.flatnonzero((w <= 0) & (cap > 0))
         self.top = cap[self.ends]
-        self.top_value = w[self.ends] * evaluate(ix.curves, ix.kt_cell[self.ends], self.top)
 
     def __call__(self, c2: Float, steps: int = 48) -> Float:
         arg = np.zeros(self.n)
         arg[self.inner] = self.fit(c2[self.inner] / self.w_inner, steps)
-        arg[self.ends] = np.where(self.top_value - c2[self.ends] * self.top > 0, self.top, 0.0)
+        arg[self.ends] = np.where(c2[self.ends] < 0, self.top, 0.0)
         return arg
 
 

@@ -67,7 +67,7 @@ def assemble(
 ) -> Plan:
     """Build the Plan for spend per cell-period ``spend`` (real-curve evaluation)."""
     sc, st = ix.scenario, ix.scenario.settings
-    spend = clean_spend(spend, st.total_budget)
+    spend = clean_spend(spend)
     cust, scale = true_customers(ix, spend)
     value = ix.kt_value * cust
     d = ix.kt_discount
@@ -129,10 +129,18 @@ def assemble(
     return plan
 
 
-def clean_spend(spend: Float, budget: float) -> Float:
-    """Spend with the solver's round-off (below 1e-9 of the budget) set to zero, so that no
-    ratio (a share, a CAC) is reported for money that was never spent."""
-    return np.where(spend > 1e-9 * max(1.0, budget), spend, 0.0)
+#: spend a solver may leave in a column by its feasibility tolerance alone (HiGHS's primal
+#: feasibility tolerance); a curve with an infinite slope at 0 would count customers for it
+SPEND_DUST = 1e-7
+
+
+def clean_spend(spend: Float) -> Float:
+    """Spend with the solver's round-off set to zero, so that no customers and no ratio (a
+    share, a CAC) are reported for money that was never spent: amounts below
+    ``SPEND_DUST`` or below 1e-9 of the plan's total.  Not relative to the budget: a plan
+    far below its budget keeps every real amount (zeroing a real 1e-5 of a 0.3 plan on a
+    budget of 18 000 broke its share ceiling by 1e-5)."""
+    return np.where(spend > max(SPEND_DUST, 1e-9 * float(np.abs(spend).sum())), spend, 0.0)
 
 
 def headline(ix: Index, spend: Float, cust: Float, budget_dual: float) -> dict[str, float]:

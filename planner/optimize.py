@@ -315,7 +315,7 @@ class Optimizer:
         status = "error" if sol.status == "unbounded" else sol.status
         if sol.x is None:
             return {"status": status}
-        spend = clean_spend(solved.model.spend(sol.x), solved.budget)
+        spend = clean_spend(solved.model.spend(sol.x))
         cust, _ = true_customers(self.ix, spend)
         dual = 0.0 if sol.row_dual is None else -float(sol.row_dual[0])
         return {"status": status, **headline(self.ix, spend, cust, dual)}
@@ -408,7 +408,9 @@ class Optimizer:
 
     def _sweep_solve(self, budget: float) -> tuple[Model, Solution, int, float] | None:
         """Solve at another budget on per cell-period chord windows, narrowing them until the
-        certified gap is within ``REFINE_GAP`` (None: fall back to the kept model)."""
+        certified gap is within ``REFINE_GAP`` (None: fall back to the kept model, also when
+        the rounds run out first, e.g. where money parked past a binding cap makes room
+        under a share ceiling: seven chords per cell-period cannot park it for free)."""
         assert self._last is not None
         ix, (last, last_sol) = self.ix, self._last
         assert last_sol.row_dual is not None and last_sol.x is not None
@@ -467,6 +469,8 @@ class Optimizer:
             delta = np.where(step >= 0.9 * width, np.minimum(2 * delta, 1.0),
                              np.where(step >= 0.2 * width, delta, delta / 4))
             centre, other = spend, self._bound_memo[3]
+        else:  # the windows never certified the gap: the kept model's bands decide instead
+            return None
         return model, sol, rounds, solve_s
 
     def _evaluate(self, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
@@ -529,6 +533,8 @@ def _abs_tol(model: Model) -> float:
 
 
 def _true_objective(model: Model, spend: Float) -> float:
+    """The maximised objective of the plan the report will show (round-off spend is none)."""
+    spend = clean_spend(spend)
     cust, _ = true_customers(model.ix, spend)
     return float(model.w_cust @ cust - model.w_spend @ spend)
 

@@ -200,3 +200,55 @@ def test_prospect_caps_do_not_ask_for_band_order():
     assert not opt._undercut.any()
     sc2 = sc.model_copy(update={"constraints": [ConstraintRow(name="cap", metric="new_customers", sense="<=", value=10.0)]})
     assert Optimizer(sc2)._undercut.any()
+
+
+def _parking_scenario():
+    """Acquisition and retention in one segment with 1/64 customer at risk, and no channel
+    above half the spend: the retention channel must spend past its cap (the report scales
+    the excess away) so that acquisition may spend too."""
+    from planner.scenario import Channel, Curve, Period, Scenario, Segment, Settings
+
+    return Scenario(
+        settings=Settings(periods_per_year=4, annual_discount_rate=0.0, total_budget=1000.0, objective="net_value"),
+        periods=[Period(period="P0")],
+        segments=[Segment(segment="S0", customers=0.015625, margin_per_period=21.0, retention_rate=0.0)],
+        channels=[Channel(channel="C1"), Channel(channel="C2")],
+        curves=[Curve(segment="S0", channel="C1", program="acquisition", curve="saturation", a=10.0, b=100.0),
+                Curve(segment="S0", channel="C2", program="retention", curve="saturation", a=10.0, b=100.0)],
+        constraints=[ConstraintRow(name="half", metric="share", sense="<=", value=0.5, channel="each")],
+    )
+
+
+def test_money_parked_past_a_cap_is_found_and_the_gap_stays_a_bound():
+    """Closed form: both channels spend x with 21·f'(x) = 2 for f = 10(1 − e^(−x/100)),
+    i.e. x = 100·ln(1.05) (the retention spend buys nothing past its cap but lets
+    acquisition spend as much).  A re-solve at a larger budget finds it, and its certified
+    gap bounds the distance to it."""
+    sc = _parking_scenario()
+    x = 100.0 * np.log(1.05)
+    best = 21.0 * (10 * (1 - np.exp(-x / 100)) + 0.015625) - 2 * x
+    opt = Optimizer(sc, max_budget=2000.0)
+    opt.run()
+    for budget in (2000.0, 1500.0):
+        plan = opt.evaluate(opt.resolve(budget))
+        s = plan.summary
+        assert s["net_value"] + s["optimality_gap_bound"] >= best - 1e-9
+        assert s["net_value"] == pytest.approx(best, rel=1e-3)
+        by = plan.allocation.set_index("channel")["spend"]
+        assert by["C1"] == pytest.approx(x, rel=2e-2) and by["C2"] == pytest.approx(by["C1"], rel=1e-6)
+
+
+def test_the_bound_counts_no_customers_where_they_are_worth_nothing():
+    """Where customers carry no value at the prices (c1 ≤ 0) a negative spend price still
+    pays for spend: the relaxation spends the cap there (fewer customers than the curve
+    is allowed), else nothing."""
+    from planner.certify import respond
+    from planner.index import Index
+
+    ix = Index.build(_parking_scenario())
+    n = ix.K * ix.P
+    cap = np.full(n, 50.0)
+    best, arg = respond(ix, np.full(n, -3.0), np.full(n, -0.5), cap)
+    assert np.allclose(arg, 50.0) and np.allclose(best, 25.0)
+    best, arg = respond(ix, np.full(n, -3.0), np.full(n, 0.5), cap)
+    assert np.allclose(arg, 0.0) and np.allclose(best, 0.0)
