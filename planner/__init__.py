@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from planner.budget_frontier import frontier
 from planner.errors import (
     Issue,
     OutputError,
@@ -31,7 +32,7 @@ from planner.scenario import (
     Segment,
     Settings,
 )
-from planner.whatif import apply_scenario, compare, frontier
+from planner.whatif import apply_scenario, compare
 from planner.workbook import (
     read_scenario,
     read_table,

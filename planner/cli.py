@@ -401,11 +401,11 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
     Example:
       planner frontier scenarios/retail_quarterly.xlsx -o frontier.xlsx --points 21
     """
-    from planner import whatif, workbook
+    from planner import budget_frontier, workbook
 
     scenario = load(input_path, scenario_name, solver)
     with user_errors(), progress_bar("Budgets", quiet) as progress:
-        result = whatif.frontier(scenario, points=points, max_budget=max_budget, progress=progress)
+        result = budget_frontier.frontier(scenario, points=points, max_budget=max_budget, progress=progress)
     status = list(result.table["status"])
     if not any(st in ("optimal", "feasible") for st in status):  # plans are built on access
         infeasible = [i for i, st in enumerate(status) if st == "infeasible"]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import planner
+from planner.budget_frontier import frontier
 from planner.errors import ScenarioError
 from planner.plan import Plan
 from planner.scenario import (
@@ -23,7 +24,7 @@ from planner.scenario import (
     Segment,
     Settings,
 )
-from planner.whatif import apply_scenario, check_scenarios, compare, frontier, scenario_names
+from planner.whatif import apply_scenario, check_scenarios, compare, scenario_names
 
 OPT = importlib.import_module("planner.optimize")
 
