@@ -107,7 +107,7 @@ class Optimizer:
         self.rows, self.n_aux = build_rows(self.ix)
         self.build_seconds = time.perf_counter() - t0
         self._session: HighsSession | None = None
-        self._bound_memo: tuple[Solution, float, float, Float] | None = None
+        self._bound_memo: _Bound | None = None
         # the last solved LP with duals: a frontier re-run starts from its prices
         self._last: tuple[Model, Solution] | None = None
         self._window_basis: tuple[tuple[int, int], Any] | None = None
@@ -273,11 +273,13 @@ class Optimizer:
     def _lagrangian(self, model: Model, sol: Solution, spend: Float) -> tuple[float, float]:
         """(Lagrangian upper bound, true objective) of a solution, computed once: the
         refinement's last gap check and the evaluation ask about the same solution."""
-        if self._bound_memo is None or self._bound_memo[0] is not sol:
+        if self._bound_memo is None or self._bound_memo.sol is not sol:
             assert sol.row_dual is not None
             upper, arg = certify.lagrangian(model, sol.row_dual)
-            self._bound_memo = (sol, upper, _true_objective(model, spend), arg)
-        return self._bound_memo[1], self._bound_memo[2]
+            real = clean_spend(spend)
+            cust, _ = true_customers(model.ix, real)
+            self._bound_memo = _Bound(sol, upper, _objective(model, real, cust), arg, real, cust)
+        return self._bound_memo.upper, self._bound_memo.true_obj
 
     def resolve(self, total_budget: float) -> Solved:
         """Solve at a total budget, re-using the model and the last solution, without
@@ -315,8 +317,12 @@ class Optimizer:
         status = "error" if sol.status == "unbounded" else sol.status
         if sol.x is None:
             return {"status": status}
-        spend = clean_spend(solved.model.spend(sol.x))
-        cust, _ = true_customers(self.ix, spend)
+        memo = self._bound_memo
+        if memo is not None and memo.sol is sol:  # the resolve's gap check evaluated it
+            spend, cust = memo.spend, memo.cust
+        else:
+            spend = clean_spend(solved.model.spend(sol.x))
+            cust, _ = true_customers(self.ix, spend)
         dual = 0.0 if sol.row_dual is None else -float(sol.row_dual[0])
         return {"status": status, **headline(self.ix, spend, cust, dual)}
 
@@ -462,13 +468,13 @@ class Optimizer:
                 break
             if budget <= 0:  # nothing to spend: no chords can change the plan (the bound
                 break        # stays loose where a curve's first unit is infinitely steep)
-            assert self._bound_memo is not None
             # a trust region per cell-period: widen the window where the spend ran to its
             # edge, keep it while the spend still moves, narrow it where the spend settled
             step = np.abs(spend - centre)
             delta = np.where(step >= 0.9 * width, np.minimum(2 * delta, 1.0),
                              np.where(step >= 0.2 * width, delta, delta / 4))
-            centre, other = spend, self._bound_memo[3]
+            assert self._bound_memo is not None
+            centre, other = spend, self._bound_memo.arg
         else:  # the windows never certified the gap: the kept model's bands decide instead
             return None
         return model, sol, rounds, solve_s
@@ -535,8 +541,23 @@ def _abs_tol(model: Model) -> float:
 def _true_objective(model: Model, spend: Float) -> float:
     """The maximised objective of the plan the report will show (round-off spend is none)."""
     spend = clean_spend(spend)
-    cust, _ = true_customers(model.ix, spend)
+    return _objective(model, spend, true_customers(model.ix, spend)[0])
+
+
+def _objective(model: Model, spend: Float, cust: Float) -> float:
     return float(model.w_cust @ cust - model.w_spend @ spend)
+
+
+@dataclass
+class _Bound:
+    """A solution's certificate on the real curves, computed once per solution."""
+
+    sol: Solution
+    upper: float      # Lagrangian upper bound on the true optimum
+    true_obj: float   # the plan's own objective on the real curves
+    arg: Float        # where each cell-period's 1-D maximum is (the next window's target)
+    spend: Float      # spend per cell-period, round-off removed
+    cust: Float       # real-curve customers per cell-period
 
 
 def _check(model: Model, sol: Solution, time_limit: float) -> Solution:
