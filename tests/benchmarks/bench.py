@@ -49,6 +49,16 @@ def _timed(fn: Any) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
+#: timings below this many seconds are the fastest of three runs: the machine's noise is
+#: of their order, and a target compares two of them (build against solve on small)
+SHORT = 0.1
+
+
+def _fastest(first: float, again: Any) -> float:
+    """``first``, or the fastest of it and two more runs of ``again()`` when it is short."""
+    return first if first >= SHORT else min(first, again(), again())
+
+
 def run(size: str, variant: str, workdir: Path) -> dict[str, Any]:
     """Planner end to end on a synthetic workbook, then references on the same LP."""
     scenario = synth.scenario(size, variant)
@@ -66,11 +76,14 @@ def run(size: str, variant: str, workdir: Path) -> dict[str, Any]:
     peak = _peak_mb()
     info = plan.run_info
     build, solve_s = float(info["build_seconds"]), float(info["solve_seconds"])
+    # the table keeps the first run; the build target holds a short build against a short
+    # solve, so there both are the fastest of three (as every short solve below)
+    build_best = _fastest(build, lambda: float(Optimizer(read).run().run_info["build_seconds"]))
     rec: dict[str, Any] = {
         "size": size, "variant": variant, "status": plan.status,
         "segments": len(read.segments), "channels": len(read.channels),
         "cell_periods": len(read.curves) * len(read.periods),
-        "read": t_read, "build": build, "solve": solve_s,
+        "read": t_read, "build": build, "build_best": build_best, "solve": solve_s,
         "evaluate": max(0.0, t_opt - build - solve_s), "optimize": t_opt, "write": t_write,
         "end_to_end": t_read + t_opt + t_write,
         "peak_mb": peak, "rss_before_mb": rss_before,
@@ -95,11 +108,18 @@ def run(size: str, variant: str, workdir: Path) -> dict[str, Any]:
         session = HighsSession(lp, presolve=presolve)
         session.h.setOptionValue("presolve_rule_off", rule_off)
         sol = session.solve(limit)
-        refs[name] = {"seconds": sol.seconds, "status": sol.status, "objective": sol.objective}
+
+        def again() -> float:
+            s = HighsSession(lp, presolve=presolve)
+            s.h.setOptionValue("presolve_rule_off", rule_off)
+            return s.solve(limit).seconds
+
+        refs[name] = {"seconds": _fastest(sol.seconds, again), "status": sol.status, "objective": sol.objective}
 
     exact = greedy_exact(model)
     if exact:
         sol, secs = _timed(lambda: solve_greedy(model))
+        secs = _fastest(secs, lambda: _timed(lambda: solve_greedy(model))[1])
         refs["greedy"] = {"seconds": secs, "status": sol.status, "objective": sol.objective}
     # HiGHS overruns its time limit badly on the large budget-only LP (measured: 34-319 s
     # for a 10 s limit), so there only the fastest setting runs
@@ -115,9 +135,12 @@ def run(size: str, variant: str, workdir: Path) -> dict[str, Any]:
 
     # planner's own choice on that LP, timed the same way as the references
     if exact:
-        _, mine = _timed(lambda: solve_greedy(model))
+        def mine_once() -> float:
+            return _timed(lambda: solve_greedy(model))[1]
     else:
-        mine = HighsSession(lp).solve(limit).seconds
+        def mine_once() -> float:
+            return HighsSession(lp).solve(limit).seconds
+    mine = _fastest(mine_once(), mine_once)
     finished = {k: v for k, v in refs.items() if v["status"] == "optimal"}
     best = min(finished.items(), key=lambda kv: kv[1]["seconds"])
     lp_refs = [v["seconds"] for k, v in finished.items() if k != "greedy"]

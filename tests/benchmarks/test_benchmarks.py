@@ -105,7 +105,9 @@ def render(runs: list[dict[str, Any]], frontiers: list[dict[str, Any]]) -> str:
         "*build*: index, chord bands, constraint rows and every LP assembly; *solve*: every solve of "
         "the run (first solve and refinement rounds); *evaluate*: refinement bookkeeping, real-curve "
         "evaluation, certified gap and the plan's tables; *write*: the plan into a copy of the "
-        "input workbook.  Peak RSS is the process's (Python and imports included).",
+        "input workbook.  Peak RSS is the process's (Python and imports included).  The table is "
+        "one run; for the build-never-exceeds-solve target and the solver comparison below, "
+        "timings under 0.1 s are the fastest of three (the machine's noise is of their order).",
         "",
         "## The same LP (planner's final, refined model) by every solver (seconds)",
         "",
@@ -178,7 +180,7 @@ def test_model_build_never_costs_more_than_the_solve(results, size, variant):
     # with only the budget binding no LP is solved (the greedy fill is exact and ~100x
     # faster than any LP solver): the build is held against solving its LP instead
     solve = r["solve"] if r["solver"] != "greedy" else r["lp_solve_reference"]
-    assert r["build"] <= solve, r
+    assert r["build_best"] <= solve, r
 
 
 @pytest.mark.benchmark
