@@ -13,7 +13,7 @@ from helpers import quarterly_scenario, saturation_scenario
 from planner import windows
 from planner.certify import Responder
 from planner.optimize import Optimizer, optimize
-from planner.scenario import ConstraintRow
+from planner.scenario import Channel, ConstraintRow, Curve, Period, Scenario, Segment, Settings
 from planner.windows import budget_target, window_bands
 
 A = np.array([1000, 800, 1500, 600, 1200.0])
@@ -156,24 +156,29 @@ def test_budget_target_spends_the_budget_on_the_real_curves():
     np.testing.assert_allclose(x, np.minimum(B * np.log(V * A / B), cap), rtol=1e-9)
 
 
+def _one_quarter(customers: float, curves: list[tuple[str, str, float]], constraints: list[ConstraintRow]):
+    """One segment (margin 21, no retention), one period, saturation curves with b = 100:
+    ``curves`` is ``(channel, program, a)``."""
+    return Scenario(
+        settings=Settings(periods_per_year=4, annual_discount_rate=0.0, total_budget=1000.0, objective="net_value"),
+        periods=[Period(period="P0")],
+        segments=[Segment(segment="S0", customers=customers, margin_per_period=21.0, retention_rate=0.0)],
+        channels=[Channel(channel=ch) for ch, _, _ in curves],
+        curves=[Curve(segment="S0", channel=ch, program=prog, curve="saturation", a=a, b=100.0)
+                for ch, prog, a in curves],
+        constraints=constraints,
+    )
+
+
 def _capped_scenario():
     """One strong and one weak channel, each limited to one new customer and half the spend.
 
     An upper limit on customers is not convex in spend: an LP can meet it by filling a
     curve's far, flat chords first (undercounting customers) and spend the money anyway.
     """
-    from planner.scenario import Channel, Curve, Period, Scenario, Segment, Settings
-
-    return Scenario(
-        settings=Settings(periods_per_year=4, annual_discount_rate=0.0, total_budget=1000.0, objective="net_value"),
-        periods=[Period(period="P0")],
-        segments=[Segment(segment="S0", customers=0.0, margin_per_period=21.0, retention_rate=0.0)],
-        channels=[Channel(channel="C0"), Channel(channel="C1")],
-        curves=[Curve(segment="S0", channel="C0", program="acquisition", curve="saturation", a=254.0, b=100.0),
-                Curve(segment="S0", channel="C1", program="acquisition", curve="saturation", a=10.0, b=100.0)],
-        constraints=[ConstraintRow(name="half", metric="share", sense="<=", value=0.5, channel="each"),
-                     ConstraintRow(name="one", metric="new_customers", sense="<=", value=1.0, channel="each")],
-    )
+    return _one_quarter(0.0, [("C0", "acquisition", 254.0), ("C1", "acquisition", 10.0)],
+                        [ConstraintRow(name="half", metric="share", sense="<=", value=0.5, channel="each"),
+                         ConstraintRow(name="one", metric="new_customers", sense="<=", value=1.0, channel="each")])
 
 
 def test_a_customer_upper_limit_holds_on_the_real_curves_at_every_budget():
@@ -206,17 +211,8 @@ def _parking_scenario():
     """Acquisition and retention in one segment with 1/64 customer at risk, and no channel
     above half the spend: the retention channel must spend past its cap (the report scales
     the excess away) so that acquisition may spend too."""
-    from planner.scenario import Channel, Curve, Period, Scenario, Segment, Settings
-
-    return Scenario(
-        settings=Settings(periods_per_year=4, annual_discount_rate=0.0, total_budget=1000.0, objective="net_value"),
-        periods=[Period(period="P0")],
-        segments=[Segment(segment="S0", customers=0.015625, margin_per_period=21.0, retention_rate=0.0)],
-        channels=[Channel(channel="C1"), Channel(channel="C2")],
-        curves=[Curve(segment="S0", channel="C1", program="acquisition", curve="saturation", a=10.0, b=100.0),
-                Curve(segment="S0", channel="C2", program="retention", curve="saturation", a=10.0, b=100.0)],
-        constraints=[ConstraintRow(name="half", metric="share", sense="<=", value=0.5, channel="each")],
-    )
+    return _one_quarter(0.015625, [("C1", "acquisition", 10.0), ("C2", "retention", 10.0)],
+                        [ConstraintRow(name="half", metric="share", sense="<=", value=0.5, channel="each")])
 
 
 def test_money_parked_past_a_cap_is_found_and_the_gap_stays_a_bound():
