@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from planner.budget_frontier import frontier
+from planner.analysis.frontier import frontier
+from planner.core.plan import Plan
+from planner.engine.optimizer import Optimizer, optimize
 from planner.errors import (
     Issue,
     OutputError,
@@ -18,9 +20,15 @@ from planner.errors import (
     SolverError,
     WorkbookError,
 )
-from planner.optimize import Optimizer, optimize
-from planner.plan import Plan
-from planner.scenario import (
+from planner.io.workbook import (
+    read_scenario,
+    read_table,
+    write_plan,
+    write_scenario,
+    write_sheets,
+    write_template,
+)
+from planner.scenario.models import (
     Channel,
     ConstraintRow,
     Curve,
@@ -32,15 +40,7 @@ from planner.scenario import (
     Segment,
     Settings,
 )
-from planner.whatif import apply_scenario, compare
-from planner.workbook import (
-    read_scenario,
-    read_table,
-    write_plan,
-    write_scenario,
-    write_sheets,
-    write_template,
-)
+from planner.scenario.overrides import apply_scenario, compare
 
 try:
     __version__ = version("planner")

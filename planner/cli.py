@@ -21,9 +21,9 @@ from typing import Any
 import click
 import pandas as pd
 
+from planner.core.plan import Plan
 from planner.errors import PlannerError, ScenarioError, SolverError
-from planner.plan import Plan
-from planner.scenario import Scenario
+from planner.scenario.models import Scenario
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 1, 2, 3, 4
 
@@ -97,7 +97,8 @@ INPUT = click.Path(dir_okay=False, path_type=Path)
 def load(path: Path, scenario_name: str | None = None, solver: str | None = None,
          writes: bool = True) -> Scenario:
     """Read (and optionally transform) the scenario, or exit 1 with every located problem."""
-    from planner import whatif, workbook
+    from planner.io import workbook
+    from planner.scenario import overrides as whatif
 
     with user_errors(writes):
         scenario = workbook.read_scenario(str(path))
@@ -289,7 +290,7 @@ def template(output: Path) -> None:
     Example:
       planner template my_plan.xlsx
     """
-    from planner import workbook
+    from planner.io import workbook
 
     with user_errors():
         result = workbook.write_template(str(output))
@@ -309,7 +310,7 @@ def validate(input_path: Path) -> None:
     Example:
       planner validate scenarios/retail_quarterly.xlsx
     """
-    from planner import whatif
+    from planner.scenario import overrides as whatif
 
     scenario = load(input_path, writes=False)
     issues = whatif.check_scenarios(scenario)
@@ -360,7 +361,7 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
         raise click.UsageError("OUT.xlsx is the input file: use --in-place to write into it.")
     scenario = load(input_path, scenario_name, solver)
     with user_errors():
-        plan = _module("planner.optimize").optimize(scenario)
+        plan = _module("planner.engine.optimizer").optimize(scenario)
     if scenario_name:
         plan.run_info.setdefault("what_if", scenario_name)
     if plan.status == "feasible":
@@ -369,7 +370,7 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
     if as_json and not plan.ok:
         click.echo(json.dumps(jsonable(plan.summary or {"status": plan.status})))
     check_plan(plan)
-    from planner import workbook
+    from planner.io import workbook
 
     with user_errors():
         result = workbook.write_plan(plan, str(output), source=str(input_path),
@@ -401,7 +402,8 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
     Example:
       planner frontier scenarios/retail_quarterly.xlsx -o frontier.xlsx --points 21
     """
-    from planner import budget_frontier, workbook
+    from planner.analysis import frontier as budget_frontier
+    from planner.io import workbook
 
     scenario = load(input_path, scenario_name, solver)
     with user_errors(), progress_bar("Budgets", quiet) as progress:
@@ -442,7 +444,8 @@ def compare(input_path: Path, output: Path, solver: str | None, quiet: bool) -> 
     Example:
       planner compare scenarios/retail_quarterly.xlsx -o comparison.xlsx
     """
-    from planner import whatif, workbook
+    from planner.io import workbook
+    from planner.scenario import overrides as whatif
 
     scenario = load(input_path, None, solver)
     with user_errors(), progress_bar("Scenarios", quiet) as progress:
@@ -494,7 +497,7 @@ def fit(history: Path, output: Path, quiet: bool) -> None:
     Example:
       planner fit history.xlsx -o scenario.xlsx
     """
-    module = _module("planner.fit")
+    module = _module("planner.analysis.fit")
     _data_command(lambda: module.fit_workbook(str(history), str(output)), output, quiet)
 
 
@@ -519,7 +522,7 @@ def value(transactions: Path, output: Path, periods_per_year: str, segments: str
     Example:
       planner value transactions.csv -o scenario.xlsx --segments rfm
     """
-    module = _module("planner.segment_value")
+    module = _module("planner.analysis.segment_value")
     _data_command(lambda: module.value_workbook(
         str(transactions), str(output), periods_per_year=int(periods_per_year),
         segments=segments.lower()), output, quiet)
@@ -543,7 +546,7 @@ def uplift(before: Path, after: Path, output: Path, n_boot: int, seed: int, quie
     Example:
       planner uplift before.csv after.csv -o uplift.xlsx --n-boot 2000 --seed 1
     """
-    module = _module("planner.uplift")
+    module = _module("planner.analysis.uplift")
     _data_command(lambda: module.uplift_workbook(str(before), str(after), str(output),
                                                  n_boot=n_boot, seed=seed), output, quiet)
 

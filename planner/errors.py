@@ -2,7 +2,7 @@
 
 The library raises only these for problems a planner can fix; anything else is a bug and
 keeps its traceback. Infeasible or time-limited solves are *not* errors: they come back as
-a :class:`planner.plan.Plan` with a status.
+a :class:`planner.core.plan.Plan` with a status.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.scenario import (
+from planner.scenario.models import (
     Channel,
     ConstraintRow,
     Curve,

@@ -17,9 +17,9 @@ from click.testing import CliRunner, Result
 import planner
 from planner import cli
 from planner.cli import main
+from planner.core.plan import SUMMARY_KEYS, Plan
 from planner.errors import SolverError, WorkbookError
-from planner.plan import SUMMARY_KEYS, Plan
-from planner.scenario import (
+from planner.scenario.models import (
     Channel,
     ConstraintRow,
     Curve,
@@ -30,7 +30,7 @@ from planner.scenario import (
     Settings,
 )
 
-OPT = importlib.import_module("planner.optimize")
+OPT = importlib.import_module("planner.engine.optimizer")
 README = Path(__file__).resolve().parents[1] / "README.md"
 COMMANDS = ["template", "validate", "optimize", "frontier", "compare", "fit", "value", "uplift"]
 
@@ -428,7 +428,7 @@ def test_compare_with_an_infeasible_base_exits_3(tmp_path):
 
 @pytest.fixture
 def data_modules(monkeypatch):
-    """Stand-ins for planner.fit / segment_value / uplift that record their calls."""
+    """Stand-ins for planner.analysis.fit / segment_value / uplift that record their calls."""
     calls: list[tuple[str, tuple, dict]] = []
 
     def recorder(name: str):
@@ -439,8 +439,8 @@ def data_modules(monkeypatch):
             return types.SimpleNamespace(warnings=["2 cells have too few points"])
         return call
 
-    for module, func in (("planner.fit", "fit_workbook"), ("planner.segment_value", "value_workbook"),
-                         ("planner.uplift", "uplift_workbook")):
+    for module, func in (("planner.analysis.fit", "fit_workbook"), ("planner.analysis.segment_value", "value_workbook"),
+                         ("planner.analysis.uplift", "uplift_workbook")):
         monkeypatch.setitem(sys.modules, module, types.SimpleNamespace(**{func: recorder(func)}))
     return calls
 

@@ -7,8 +7,8 @@ import pytest
 from helpers import quarterly_scenario, settings
 from scipy.optimize import linprog
 
-from planner.optimize import optimize
-from planner.scenario import Channel, ConstraintRow, Curve, Scenario, Segment
+from planner.engine.optimizer import optimize
+from planner.scenario.models import Channel, ConstraintRow, Curve, Scenario, Segment
 
 
 def _linear(constraints, *, objective="value", budget=20_000, program="acquisition", customers=0.0,

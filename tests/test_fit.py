@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from planner.analysis.fit import CURVE_COLUMNS, aicc, fit_history, fit_workbook
 from planner.errors import ScenarioError
-from planner.fit import CURVE_COLUMNS, aicc, fit_history, fit_workbook
-from planner.scenario import Curve
+from planner.scenario.models import Curve
 
 TRUTH = {
     # family: (a, b, shape, f, spends)
@@ -184,8 +184,8 @@ def test_sheets_describe_curves_and_charts() -> None:
 
 
 def test_fit_workbook_round_trip(tmp_path) -> None:
-    from planner.tables import SheetSpec, TableBlock
-    from planner.workbook import read_table, write_sheets
+    from planner.core.sheet_spec import SheetSpec, TableBlock
+    from planner.io.workbook import read_table, write_sheets
 
     h = pd.concat([history("saturation", 0), history("log", 1, channel="Search")])
     h.columns = [c.title() for c in h.columns]  # headers are case-insensitive

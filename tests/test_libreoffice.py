@@ -13,9 +13,9 @@ import openpyxl
 import pytest
 
 import planner
-from planner.cells import EXCEL_ERRORS
-from planner.examples import retail_quarterly
-from planner.workbook import read_scenario, write_plan, write_scenario, write_template
+from planner.io.cells import EXCEL_ERRORS
+from planner.io.workbook import read_scenario, write_plan, write_scenario, write_template
+from planner.scenario.examples import retail_quarterly
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 pytestmark = [pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed"),

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from helpers import quarterly_scenario, saturation_scenario, settings
 
-from planner import certify
-from planner.curves import chord_bands
-from planner.greedy import greedy_exact, solve_greedy
-from planner.model import build_model
-from planner.optimize import Optimizer, optimize
-from planner.scenario import Channel, ConstraintRow, Curve, Period, Scenario, Segment
-from planner.solve import solve
-from planner.value import discount_factors, lifetime_value, period_rate
+from planner.core.curves import chord_bands
+from planner.core.linear_program import build_model
+from planner.core.value import discount_factors, lifetime_value, period_rate
+from planner.engine import certificate as certify
+from planner.engine.optimizer import Optimizer, optimize
+from planner.scenario.models import Channel, ConstraintRow, Curve, Period, Scenario, Segment
+from planner.solvers.greedy import greedy_exact, solve_greedy
+from planner.solvers.solve import solve
 
 A = np.array([1000, 800, 1500, 600, 1200.0])
 B = np.array([20000, 15000, 40000, 8000, 30000.0])
@@ -250,7 +250,7 @@ def test_spend_full_budget_spends_everything_even_below_roi_one():
 
 
 def test_seasonality_and_channel_override_scale_customers():
-    from planner.scenario import SeasonalityRow
+    from planner.scenario.models import SeasonalityRow
 
     sc = Scenario(
         settings=settings(total_budget=4000, periods_per_year=4, objective="value"),

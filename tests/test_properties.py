@@ -6,10 +6,18 @@ import numpy as np
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from planner.curves import evaluate
-from planner.index import Index
-from planner.optimize import Optimizer, optimize
-from planner.scenario import Channel, ConstraintRow, Curve, Period, Scenario, Segment, Settings
+from planner.core.curves import evaluate
+from planner.core.scenario_arrays import Index
+from planner.engine.optimizer import Optimizer, optimize
+from planner.scenario.models import (
+    Channel,
+    ConstraintRow,
+    Curve,
+    Period,
+    Scenario,
+    Segment,
+    Settings,
+)
 
 KINDS = ["saturation", "hill", "log", "power", "linear"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import planner
-from planner.scenario import Channel, ConstraintRow, Curve, Scenario, Segment, Settings
+from planner.scenario.models import Channel, ConstraintRow, Curve, Scenario, Segment, Settings
 
 
 def _parts(**over):

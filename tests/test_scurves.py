@@ -7,9 +7,9 @@ import pytest
 from helpers import settings
 from scipy.optimize import minimize
 
-from planner.curves import CurveSet, evaluate
-from planner.optimize import Optimizer, optimize
-from planner.scenario import Channel, Curve, Scenario, Segment
+from planner.core.curves import CurveSet, evaluate
+from planner.engine.optimizer import Optimizer, optimize
+from planner.scenario.models import Channel, Curve, Scenario, Segment
 
 V = 100.0
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from planner.analysis.segment_value import rfm_segments, segment_values
 from planner.errors import ScenarioError
-from planner.scenario import Segment
-from planner.segment_value import rfm_segments, segment_values
+from planner.scenario.models import Segment
 
 
 def simulate(n: int, r: float, periods: int = 8, ppy: int = 4, seed: int = 0, extra_orders: float = 0.0,
@@ -158,9 +158,9 @@ def test_bad_arguments_and_missing_columns() -> None:
 
 
 def test_value_workbook_from_csv_and_xlsx(tmp_path) -> None:
-    from planner.segment_value import value_workbook
-    from planner.tables import SheetSpec, TableBlock
-    from planner.workbook import read_table, write_sheets
+    from planner.analysis.segment_value import value_workbook
+    from planner.core.sheet_spec import SheetSpec, TableBlock
+    from planner.io.workbook import read_table, write_sheets
 
     tx = pd.concat([simulate(800, 0.6, seed=9, segment="A"), simulate(800, 0.8, seed=10, segment="B", id0=5000)])
     csv, out = tmp_path / "tx.csv", tmp_path / "segments.xlsx"

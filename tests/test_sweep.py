@@ -10,11 +10,19 @@ import numpy as np
 import pytest
 from helpers import quarterly_scenario, saturation_scenario
 
-from planner import windows
-from planner.certify import Responder
-from planner.optimize import Optimizer, optimize
-from planner.scenario import Channel, ConstraintRow, Curve, Period, Scenario, Segment, Settings
-from planner.windows import budget_target, window_bands
+from planner.engine import windows
+from planner.engine.certificate import Responder
+from planner.engine.optimizer import Optimizer, optimize
+from planner.engine.windows import budget_target, window_bands
+from planner.scenario.models import (
+    Channel,
+    ConstraintRow,
+    Curve,
+    Period,
+    Scenario,
+    Segment,
+    Settings,
+)
 
 A = np.array([1000, 800, 1500, 600, 1200.0])
 B = np.array([20000, 15000, 40000, 8000, 30000.0])
@@ -238,8 +246,8 @@ def test_the_bound_counts_no_customers_where_they_are_worth_nothing():
     """Where customers carry no value at the prices (c1 ≤ 0) a negative spend price still
     pays for spend: the relaxation spends the cap there (fewer customers than the curve
     is allowed), else nothing."""
-    from planner.certify import respond
-    from planner.index import Index
+    from planner.core.scenario_arrays import Index
+    from planner.engine.certificate import respond
 
     ix = Index.build(_parking_scenario())
     n = ix.K * ix.P

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from planner.analysis.uplift import METRICS, measure_uplift
+from planner.core.value import lifetime_value, period_rate
 from planner.errors import ScenarioError
-from planner.uplift import METRICS, measure_uplift
-from planner.value import lifetime_value, period_rate
 
 
 def simulate(n: int, r: float, seed: int, periods: int = 6, mean_amount: float = 50.0,
@@ -132,7 +132,7 @@ def test_bad_input_is_located_in_both_samples() -> None:
 def test_uplift_workbook(tmp_path) -> None:
     import openpyxl
 
-    from planner.uplift import uplift_workbook
+    from planner.analysis.uplift import uplift_workbook
 
     b, a = tmp_path / "before.csv", tmp_path / "after.csv"
     simulate(400, 0.6, seed=16).to_csv(b, index=False)

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.curves import CurveSet, chord_bands, densify, derivative, evaluate
-from planner.value import (
+from planner.core.curves import CurveSet, chord_bands, densify, derivative, evaluate
+from planner.core.value import (
     active_customers,
     discount_factors,
     lifetime_value,

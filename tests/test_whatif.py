@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import planner
-from planner.budget_frontier import frontier
+from planner.analysis.frontier import frontier
+from planner.core.plan import Plan
 from planner.errors import ScenarioError
-from planner.plan import Plan
-from planner.scenario import (
+from planner.scenario.models import (
     Channel,
     ConstraintRow,
     Curve,
@@ -24,9 +24,9 @@ from planner.scenario import (
     Segment,
     Settings,
 )
-from planner.whatif import apply_scenario, check_scenarios, compare, scenario_names
+from planner.scenario.overrides import apply_scenario, check_scenarios, compare, scenario_names
 
-OPT = importlib.import_module("planner.optimize")
+OPT = importlib.import_module("planner.engine.optimizer")
 
 # Three saturation curves, one period, no discounting: customer value L = m / (1 - r) = 20,
 # so the value of spend x on channel k is 20 * a_k * (1 - exp(-x / b_k)).

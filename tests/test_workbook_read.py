@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from xlsx_fixtures import GOOD, make_book, sheets
 
-from planner import excel, xlsxzip
-from planner.cells import parse_number
 from planner.errors import ScenarioError, WorkbookError
-from planner.workbook import read_scenario, read_table
+from planner.io import excel
+from planner.io import zip_preflight as xlsxzip
+from planner.io.cells import parse_number
+from planner.io.workbook import read_scenario, read_table
 
 
 def messages(path: Path) -> list[str]:

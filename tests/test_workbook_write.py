@@ -14,11 +14,14 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from xlsx_fixtures import GOOD, hand_plan, make_book, sha256
 
 import planner
-from planner import excel, xlsxzip
+from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, SUMMARY_KEYS
+from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.errors import OutputError
-from planner.examples import email_upgrade, retail_quarterly
-from planner.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, SUMMARY_KEYS
-from planner.scenario import (
+from planner.io import excel
+from planner.io import zip_preflight as xlsxzip
+from planner.io.workbook import read_scenario, read_table, write_plan, write_scenario, write_sheets
+from planner.scenario.examples import email_upgrade, retail_quarterly
+from planner.scenario.models import (
     Channel,
     Curve,
     CurvePoint,
@@ -28,8 +31,6 @@ from planner.scenario import (
     Segment,
     Settings,
 )
-from planner.tables import ChartSpec, SheetSpec, TableBlock
-from planner.workbook import read_scenario, read_table, write_plan, write_scenario, write_sheets
 
 RESULTS = ["Plan", "Summary", "Constraints Report", "Run Info"]
 INJECT = '=HYPERLINK("http://x","y")'

@@ -9,9 +9,9 @@ from typing import Any
 import openpyxl
 import pandas as pd
 
-from planner.examples import email_upgrade
-from planner.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, Plan
-from planner.scenario import Scenario
+from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, Plan
+from planner.scenario.examples import email_upgrade
+from planner.scenario.models import Scenario
 
 #: A small valid scenario as sheet rows (header first), for breaking one thing at a time.
 GOOD: dict[str, list[list[Any]]] = {

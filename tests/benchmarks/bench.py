@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import synth
 
 from planner import read_scenario, write_plan, write_scenario
-from planner.budget_frontier import frontier
-from planner.greedy import greedy_exact, solve_greedy
-from planner.model import build_model
-from planner.optimize import Optimizer, optimize
-from planner.solve import HighsSession, solve
+from planner.analysis.frontier import frontier
+from planner.core.linear_program import build_model
+from planner.engine.optimizer import Optimizer, optimize
+from planner.solvers.greedy import greedy_exact, solve_greedy
+from planner.solvers.solve import HighsSession, solve
 
 #: CBC goes through PuLP, which builds one Python object per coefficient: small, and medium
 #: budget-only (PuLP alone needs about a minute for the medium constrained LP's 1M nonzeros)

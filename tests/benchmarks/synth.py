@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.curves import CurveSet, derivative
-from planner.index import Index
-from planner.scenario import (
+from planner.core.curves import CurveSet, derivative
+from planner.core.scenario_arrays import Index
+from planner.scenario.models import (
     Channel,
     ConstraintRow,
     Curve,

@@ -1,6 +1,6 @@
 """Solver layer: the only module that imports PuLP (and highspy).
 
-An LP arrives as arrays (:class:`~planner.model.LinearProgram`, always a minimisation) and
+An LP arrives as arrays (:class:`~planner.core.linear_program.LinearProgram`, always a minimisation) and
 leaves as a :class:`Solution` whose duals are normalised: ``row_dual[i]`` is the change of
 the minimised objective per unit increase of row i's bound, for every solver.  HiGHS is
 driven directly from the arrays (PuLP's per-coefficient objects cost more than the solve at
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.core.linear_program import LinearProgram
 from planner.errors import SolverError
-from planner.model import LinearProgram
 
 Float = NDArray[np.float64]
 #: largest row violation, relative to what the row can reach, accepted from a solver

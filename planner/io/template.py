@@ -2,7 +2,7 @@
 
 :func:`template_sheets` lists what goes in the workbook: an ``Instructions`` sheet, then one
 sheet per input table of DESIGN §3 with its headers (the scenario models' field names, in
-order), shaded input cells, number formats and dropdowns.  :mod:`planner.excel` renders it;
+order), shaded input cells, number formats and dropdowns.  :mod:`planner.io.excel` renders it;
 ``templates/scenario_template.xlsx`` is that rendering and a test keeps the two in step.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from planner.scenario import (
+from planner.scenario.models import (
     CURVES,
     METRICS,
     OBJECTIVES,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from planner.model import LinearProgram, Model
-from planner.plan import Conflict
-from planner.solve import solve
+from planner.core.linear_program import LinearProgram, Model
+from planner.core.plan import Conflict
+from planner.solvers.solve import solve
 
 RELAXABLE = {"budget", "period_budget", "segment_bound", "channel_bound", "change", "user"}
 MAX_MEMBERS = 8

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from planner.scenario import (
+from planner.scenario.models import (
     Channel,
     ConstraintRow,
     Curve,
@@ -211,7 +211,7 @@ EXAMPLES: dict[str, Callable[[], Scenario]] = {
 
 def write_examples(folder: str | Path) -> list[Path]:
     """Write every bundled scenario to ``folder/<name>.xlsx``; return the paths."""
-    from planner.workbook import write_scenario
+    from planner.io.workbook import write_scenario
 
     out = []
     for name, build in EXAMPLES.items():

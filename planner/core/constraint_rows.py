@@ -1,7 +1,7 @@
 """Every constraint of a scenario as rows over cell-periods (DESIGN §2 and §3).
 
 Built-in rows (budgets, spend bounds, change limits, prospects and at-risk caps) and the
-Constraints sheet metrics all end up in one :class:`~planner.rows.Rows`, so the LP, the
+Constraints sheet metrics all end up in one :class:`~planner.core.rows.Rows`, so the LP, the
 shadow prices, the report and the infeasibility analysis treat them alike.  Ratios are
 linearised (``spend − v·customers ≤ 0``), never divided.
 """
@@ -12,9 +12,9 @@ import itertools
 
 import numpy as np
 
-from planner.index import ACQ, RET, Index, _arr
-from planner.rows import Float, Int, Rows
-from planner.scenario import ConstraintRow
+from planner.core.rows import Float, Int, Rows
+from planner.core.scenario_arrays import ACQ, RET, Index, _arr
+from planner.scenario.models import ConstraintRow
 
 #: auxiliary column ``t`` is total spend in period t (used by share constraints)
 AUX_TOTAL_SPEND = "total_spend"

@@ -1,7 +1,7 @@
 """Result sheets as plain data: what to write, not how.
 
 Everything that ends up in a workbook (plan, summary, frontier, comparison, fitted
-curves …) is first described as a :class:`SheetSpec`; only :mod:`planner.excel` turns
+curves …) is first described as a :class:`SheetSpec`; only :mod:`planner.io.excel` turns
 specs into openpyxl objects.  This keeps the optimiser and the analyses free of Excel code.
 """
 
@@ -57,7 +57,7 @@ class SheetSpec:
 
 def excel_rows(frame: pd.DataFrame) -> np.ndarray:
     """Excel rows of ``frame``: the index itself when it holds Excel rows
-    (:func:`planner.workbook.read_table` names it ``row``), else index + 2 (header on row 1)."""
+    (:func:`planner.io.workbook.read_table` names it ``row``), else index + 2 (header on row 1)."""
     idx = frame.index
     if not pd.api.types.is_integer_dtype(idx):
         return np.arange(len(frame)) + 2

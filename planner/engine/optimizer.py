@@ -10,18 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from planner import certify
-from planner.curves import Bands, chord_bands, densify
-from planner.evaluate import assemble, clean_spend, headline, true_customers
-from planner.greedy import greedy_exact, solve_greedy
-from planner.index import Index
-from planner.infeasible import explain_infeasible
-from planner.model import Model, build_model, build_rows, out_of_order, undercut_cells
-from planner.plan import Plan
-from planner.rows import Float
-from planner.scenario import Scenario
-from planner.solve import FEAS_TOL, HighsSession, Solution, max_violation, solve
-from planner.windows import anchor_bands, budget_target, window_bands
+from planner.core.curves import Bands, chord_bands, densify
+from planner.core.linear_program import Model, build_model, build_rows, out_of_order, undercut_cells
+from planner.core.plan import Plan
+from planner.core.rows import Float
+from planner.core.scenario_arrays import Index
+from planner.engine import certificate as certify
+from planner.engine.infeasibility import explain_infeasible
+from planner.engine.plan_assembly import assemble, clean_spend, headline, true_customers
+from planner.engine.windows import anchor_bands, budget_target, window_bands
+from planner.scenario.models import Scenario
+from planner.solvers.greedy import greedy_exact, solve_greedy
+from planner.solvers.solve import FEAS_TOL, HighsSession, Solution, max_violation, solve
 
 #: refinement stops once no cell-period's spend moves more than this share of the budget
 REFINE_TOL = 1e-3
@@ -61,7 +61,7 @@ def optimize(scenario: Scenario, *, solver: str | None = None, time_limit: float
 
     Examples
     --------
-    >>> from planner.scenario import Scenario, Settings, Segment, Channel, Curve
+    >>> from planner.scenario.models import Scenario, Settings, Segment, Channel, Curve
     >>> s = Scenario(settings=Settings(total_budget=100_000, periods_per_year=1, currency="ZAR"),
     ...     segments=[Segment(segment="Base", customers=5000, margin_per_period=10_000, retention_rate=0)],
     ...     channels=[Channel(channel="Email")],

@@ -1,8 +1,8 @@
 """The budget frontier: value, net value and marginal ROI across total budgets.
 
 :func:`frontier` sweeps the total budget from 0, building the model once
-(:class:`planner.optimize.Optimizer`) and evaluating each point's plan only when it is asked
-for.  Results are plain data (:class:`~planner.tables.SheetSpec`).
+(:class:`planner.engine.optimizer.Optimizer`) and evaluating each point's plan only when it is asked
+for.  Results are plain data (:class:`~planner.core.sheet_spec.SheetSpec`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,17 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 
+from planner.core.plan import Plan
+from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.errors import Issue, ScenarioError
-from planner.plan import Plan
-from planner.scenario import Scenario
-from planner.tables import ChartSpec, SheetSpec, TableBlock
-from planner.whatif import Progress, column_formats, optimize_module, summary_figure, with_budget
+from planner.scenario.models import Scenario
+from planner.scenario.overrides import (
+    Progress,
+    column_formats,
+    optimize_module,
+    summary_figure,
+    with_budget,
+)
 
 __all__ = ["Frontier", "LazyPlans", "frontier"]
 
@@ -109,7 +115,7 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
     progress : callable, optional
         ``progress(done, total)`` before the first and after each solve.
     reuse : bool, default True
-        Build the model once (``planner.optimize.Optimizer``) and change only the budget
+        Build the model once (``planner.engine.optimizer.Optimizer``) and change only the budget
         bound between points; False re-optimises from scratch at every point.
 
     Returns

@@ -2,8 +2,8 @@
 
 :func:`apply_scenario` applies one named scenario of the Scenarios sheet (DESIGN §3) to a
 copy of the base scenario and :func:`compare` optimises Base and every named scenario (the
-budget sweep is :mod:`planner.budget_frontier`).  Results are plain data
-(:class:`~planner.tables.SheetSpec`); nothing here prints or imports Excel, solver or CLI code.
+budget sweep is :mod:`planner.analysis.frontier`).  Results are plain data
+(:class:`~planner.core.sheet_spec.SheetSpec`); nothing here prints or imports Excel, solver or CLI code.
 
 Override targets: a setting name (``total_budget``), ``segment:<name>:<field>``,
 ``channel:<name>:<field>``, ``period:<name>:<field>``,
@@ -28,9 +28,10 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from planner.core.plan import SUMMARY_KEYS, Plan
+from planner.core.sheet_spec import ChartSpec, Format, SheetSpec, TableBlock
 from planner.errors import Issue, ScenarioError
-from planner.plan import SUMMARY_KEYS, Plan
-from planner.scenario import (
+from planner.scenario.models import (
     PROGRAMS,
     SHEETS,
     Channel,
@@ -44,7 +45,6 @@ from planner.scenario import (
     Settings,
     issues_from_validation,
 )
-from planner.tables import ChartSpec, Format, SheetSpec, TableBlock
 
 __all__ = [
     "BASE", "Comparison", "Progress", "apply_scenario", "check_scenarios", "compare",
@@ -87,7 +87,7 @@ def scenario_names(scenario: Scenario) -> list[str]:
 
     Examples
     --------
-    >>> from planner.scenario import Override
+    >>> from planner.scenario.models import Override
     >>> s = _example().model_copy(update={"scenarios": [
     ...     Override(scenario="High", target="total_budget", operation="scale", value=2),
     ...     Override(scenario="high", target="segment:*:margin_per_period", operation="add",
@@ -129,7 +129,7 @@ def apply_scenario(scenario: Scenario, name: str) -> Scenario:
 
     Examples
     --------
-    >>> from planner.scenario import Override
+    >>> from planner.scenario.models import Override
     >>> s = _example().model_copy(update={"scenarios": [
     ...     Override(scenario="Double", target="total_budget", operation="scale", value=2),
     ...     Override(scenario="Double", target="segment:*:margin_per_period", operation="add",
@@ -350,9 +350,9 @@ def _example() -> Scenario:
 
 
 def optimize_module() -> Any:
-    # The package re-exports a *function* named ``optimize``: ``import planner.optimize as m``
+    # The package re-exports a *function* named ``optimize``: ``import planner.engine.optimizer as m``
     # would give the function, so go through importlib.
-    return importlib.import_module("planner.optimize")
+    return importlib.import_module("planner.engine.optimizer")
 
 
 def summary_figure(summary: Mapping[str, Any], key: str, ok: bool = True) -> float:
@@ -388,7 +388,7 @@ def column_formats(columns: list[str]) -> dict[str, Format]:
 class Comparison:
     """Base and every what-if scenario, optimised and set side by side.
 
-    ``plans`` maps each name (Base first) to its :class:`~planner.plan.Plan`;
+    ``plans`` maps each name (Base first) to its :class:`~planner.core.plan.Plan`;
     ``headline`` has one row per scenario (``scenario``, ``status``, the Summary figures);
     ``deltas`` the figures minus Base's (``delta_<figure>``) and ``net_value_change``
     (relative); ``spend_by_channel`` one column per channel.

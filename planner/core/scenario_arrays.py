@@ -1,7 +1,7 @@
 """The scenario as arrays: segments, channels, cells and periods with their values.
 
 Everything the model, the evaluation and the reports need is computed once here from a
-:class:`~planner.scenario.Scenario`, vectorised over segments, cells and periods.
+:class:`~planner.scenario.models.Scenario`, vectorised over segments, cells and periods.
 Cell-periods are flattened as ``kt = t * K + k``.
 """
 
@@ -13,15 +13,15 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.curves import CurveSet, evaluate
-from planner.scenario import Scenario
-from planner.value import (
+from planner.core.curves import CurveSet, evaluate
+from planner.core.value import (
     acquisition_value,
     discount_factors,
     lifetime_value,
     period_rate,
     retention_value,
 )
+from planner.scenario.models import Scenario
 
 ACQ, RET = 0, 1
 Float = NDArray[np.float64]

@@ -1,12 +1,12 @@
 """Low-level Excel I/O: the only module of planner that imports openpyxl.
 
-Reading gives plain grids of cell values; writing turns :class:`~planner.tables.SheetSpec`
-descriptions (and the template description of :mod:`planner.template`) into formatted
+Reading gives plain grids of cell values; writing turns :class:`~planner.core.sheet_spec.SheetSpec`
+descriptions (and the template description of :mod:`planner.io.template`) into formatted
 sheets with charts.  Every write goes to a temporary file in the target folder that is
 renamed over the target only once it is complete, so a failure never leaves a partial file
 and the source workbook is never touched unless it *is* the target (``in_place``).
 
-Safety: every file is checked by :func:`planner.xlsxzip.preflight` before openpyxl sees
+Safety: every file is checked by :func:`planner.io.zip_preflight.preflight` before openpyxl sees
 it, and :func:`check_defusedxml` makes sure openpyxl parses XML through defusedxml.
 """
 
@@ -35,9 +35,9 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from planner import xlsxzip
+from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.errors import OutputError, WorkbookError
-from planner.tables import ChartSpec, SheetSpec, TableBlock
+from planner.io import zip_preflight as xlsxzip
 
 #: Column of a :class:`TableBlock` frame that, when present, gives the number format of
 #: each *row* (used for key/value blocks such as headline figures); it is not written.
@@ -194,7 +194,7 @@ def _load_values(p: Path, wanted: set[str] | None, *, data_only: bool, formulas_
 
 
 def number_format(kind: str | None, currency: str = "USD") -> str | None:
-    """Excel number format for a :data:`planner.tables.Format` name (None: leave General)."""
+    """Excel number format for a :data:`planner.core.sheet_spec.Format` name (None: leave General)."""
     if kind == "currency":
         code = "".join(ch for ch in currency.strip() if ch not in '"\\;')[:12] or "USD"
         return f'#,##0.00" {code}";-#,##0.00" {code}"'
@@ -451,7 +451,7 @@ def write_sheets(
 
 
 def write_template(sheets: Sequence[Any], path: str | Path, names: dict[str, str] | None = None) -> None:
-    """Render the template description of :mod:`planner.template` to ``path``.
+    """Render the template description of :mod:`planner.io.template` to ``path``.
 
     Each item has ``name``, ``columns`` (each with ``name``, ``help``, ``format``,
     ``width``), ``rows`` (pre-filled values), ``input_columns`` (shaded),

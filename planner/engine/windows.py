@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.certify import Responder
-from planner.curves import Bands, CurveSet, evaluate
-from planner.index import Index
-from planner.rows import Float, Int
+from planner.core.curves import Bands, CurveSet, evaluate
+from planner.core.rows import Float, Int
+from planner.core.scenario_arrays import Index
+from planner.engine.certificate import Responder
 
 
 def window_bands(ix: Index, cap_kt: Float, centre: Float, target: Float, width: Float) -> Bands:

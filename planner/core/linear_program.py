@@ -2,7 +2,7 @@
 
 Columns are chord bands per period (``v = t·B + b``), then auxiliary columns (total spend
 per period, when a share constraint needs it), then band-order binaries for non-concave
-cells.  Rows come from :mod:`planner.constraints` at the cell-period level and are expanded
+cells.  Rows come from :mod:`planner.core.constraint_rows` at the cell-period level and are expanded
 onto bands here, with no Python loop per coefficient.  The LP is always a minimisation;
 ``obj_sign`` converts back to the scenario's objective (value to maximise, or spend).
 """
@@ -15,10 +15,10 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from planner.constraints import base_rows, total_spend_aux, user_rows
-from planner.curves import Bands
-from planner.index import Index
-from planner.rows import FrozenRows, Rows
+from planner.core.constraint_rows import base_rows, total_spend_aux, user_rows
+from planner.core.curves import Bands
+from planner.core.rows import FrozenRows, Rows
+from planner.core.scenario_arrays import Index
 
 Float = NDArray[np.float64]
 Int = NDArray[np.int64]

@@ -1,7 +1,7 @@
 """CLV uplift: baseline vs post-change transactions per segment, with bootstrap intervals.
 
 Each sample (``before``, ``after``) is read with the definitions of
-:mod:`planner.segment_value` (calendar periods, active from first to last purchase,
+:mod:`planner.analysis.segment_value` (calendar periods, active from first to last purchase,
 pooled cohort retention).  Per segment and for all customers together it compares
 ``retention_rate``, ``orders_per_period``, ``aov``, ``margin_per_period`` and ``clv``:
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from planner.segment_value import clean_transactions, customer_activity, read_transactions
-from planner.tables import ChartSpec, SheetSpec, TableBlock
-from planner.value import lifetime_value, period_rate
+from planner.analysis.segment_value import clean_transactions, customer_activity, read_transactions
+from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
+from planner.core.value import lifetime_value, period_rate
 
 METRICS = ("retention_rate", "orders_per_period", "aov", "margin_per_period", "clv")
 _SUMS = ["stayed", "at_risk", "orders", "amount", "margin", "active_periods"]
@@ -212,7 +212,7 @@ def uplift_workbook(before_path: str, after_path: str, out_path: str, **kw: obje
 
     Keyword arguments go to :func:`measure_uplift` (``n_boot``, ``seed`` …).
     """
-    from planner.workbook import write_sheets
+    from planner.io.workbook import write_sheets
 
     report = measure_uplift(read_transactions(before_path), read_transactions(after_path), **kw)  # type: ignore[arg-type]
     write_sheets(report.sheets(), out_path)

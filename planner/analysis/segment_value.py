@@ -3,7 +3,7 @@
 Transactions (``customer_id``, ``date``, ``amount``, optional ``margin``, optional
 ``segment``) become one row per segment with the inputs of the Segments sheet (DESIGN §3).
 
-Definitions (the same ones :mod:`planner.uplift` uses):
+Definitions (the same ones :mod:`planner.analysis.uplift` uses):
 
 * Periods are calendar periods (years, halves, quarters or months).  The data are taken to
   be complete up to ``as_of``; by default the end of the period of the last transaction.
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from planner.core.sheet_spec import SheetSpec, TableBlock, excel_rows
 from planner.errors import Issue, ScenarioError
-from planner.scenario import Segment
-from planner.tables import SheetSpec, TableBlock, excel_rows
+from planner.scenario.models import Segment
 
 PERIODS_PER_YEAR = (1, 2, 4, 12)
 MAX_ISSUES = 200
@@ -69,7 +69,7 @@ class ValueReport:
     warnings: list[str] = field(default_factory=list)
 
     def segments(self) -> list[Segment]:
-        """The table as :class:`planner.scenario.Segment` rows for a scenario.
+        """The table as :class:`planner.scenario.models.Segment` rows for a scenario.
 
         Raises :class:`ScenarioError` for a segment whose retention could not be estimated.
         """
@@ -142,7 +142,7 @@ def clean_transactions(tx: pd.DataFrame, sheet: str = "Transactions") -> pd.Data
 
     Headers are matched case-insensitively after trimming (inner spaces read as ``_``).
     Numeric dates are Excel serial numbers.  Every bad cell becomes a located
-    :class:`Issue` (Excel row: see :func:`planner.tables.excel_rows`); all are raised together as one
+    :class:`Issue` (Excel row: see :func:`planner.core.sheet_spec.excel_rows`); all are raised together as one
     :class:`ScenarioError`.
     """
     if not isinstance(tx, pd.DataFrame):
@@ -396,7 +396,7 @@ def read_transactions(path: str) -> pd.DataFrame:
             return pd.read_csv(p)
         except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise WorkbookError(f"cannot read {p}: {exc}") from None
-    from planner.workbook import read_table
+    from planner.io.workbook import read_table
 
     return read_table(p, "Transactions")
 
@@ -405,7 +405,7 @@ def value_workbook(
     transactions_path: str, out_path: str, periods_per_year: int = 4, segments: str = "given"
 ) -> ValueReport:
     """Read transactions (CSV or xlsx), estimate segment values, write the sheets to ``out_path``."""
-    from planner.workbook import write_sheets
+    from planner.io.workbook import write_sheets
 
     report = segment_values(read_transactions(transactions_path), periods_per_year, segments)
     write_sheets(report.sheets(), out_path)

@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 
-from planner.index import ACQ, RET
-from planner.model import Model
-from planner.solve import Solution
+from planner.core.linear_program import Model
+from planner.core.scenario_arrays import ACQ, RET
+from planner.solvers.solve import Solution
 
 
 def greedy_exact(model: Model) -> bool:

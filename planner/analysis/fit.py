@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from planner.curves import CurveSet, evaluate
+from planner.core.curves import CurveSet, evaluate
+from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock, excel_rows
 from planner.errors import Issue, ScenarioError
-from planner.tables import ChartSpec, SheetSpec, TableBlock, excel_rows
 
 MIN_DISTINCT_SPENDS = 4
 MIN_R2 = 0.5
@@ -292,7 +292,7 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
     ------
     ScenarioError
         Every bad cell of the History sheet, all at once (Excel row: the index when it
-        holds Excel rows, as :func:`planner.workbook.read_table` gives, else index + 2).
+        holds Excel rows, as :func:`planner.io.workbook.read_table` gives, else index + 2).
 
     Examples
     --------
@@ -375,7 +375,7 @@ def _quality(cell: np.ndarray, y: np.ndarray, fitted: np.ndarray) -> tuple[np.nd
 
 def fit_workbook(history_path: str, out_path: str) -> FitReport:
     """Fit the History sheet of ``history_path`` and write the result sheets to ``out_path``."""
-    from planner.workbook import read_table, write_sheets
+    from planner.io.workbook import read_table, write_sheets
 
     report = fit_history(read_table(history_path, "History"))
     write_sheets(report.sheets(), out_path)

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.curves import LINEAR, POINTS, derivative
-from planner.index import ACQ, RET, Index
-from planner.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, Plan
-from planner.rows import Float, FrozenRows
-from planner.value import active_customers
+from planner.core.curves import LINEAR, POINTS, derivative
+from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, Plan
+from planner.core.rows import Float, FrozenRows
+from planner.core.scenario_arrays import ACQ, RET, Index
+from planner.core.value import active_customers
 
 
 def true_customers(ix: Index, spend: Float) -> tuple[Float, Float]:

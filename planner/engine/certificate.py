@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.curves import BestSpend, evaluate, second_derivative
-from planner.index import Index
-from planner.model import Model
-from planner.rows import Float
+from planner.core.curves import BestSpend, evaluate, second_derivative
+from planner.core.linear_program import Model
+from planner.core.rows import Float
+from planner.core.scenario_arrays import Index
 
 
 def lagrangian_bound(model: Model, row_dual: Float) -> float:

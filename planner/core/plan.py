@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.scenario import Scenario
+from planner.scenario.models import Scenario
 
 PLAN_COLUMNS = ["period", "segment", "channel", "program", "spend", "customers", "value", "roi", "marginal_roi"]
 SUMMARY_KEYS = [

@@ -1,10 +1,10 @@
-"""Scenario workbooks: read one into a :class:`~planner.scenario.Scenario`, write plans back.
+"""Scenario workbooks: read one into a :class:`~planner.scenario.models.Scenario`, write plans back.
 
 Reading collects *every* problem of the workbook into one
 :class:`~planner.errors.ScenarioError`, each located by sheet, Excel row, column name and
 cell (``Segments!E3 retention_rate: 1.2 is not in [0, 1)``).  Writing never modifies the
 input workbook unless asked to, and writes nothing when it fails.  Excel itself is handled
-by :mod:`planner.excel`; this module knows the scenario's sheets.
+by :mod:`planner.io.excel`; this module knows the scenario's sheets.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from planner import excel
-from planner.cells import CellProblem, convert, describe_error, field_kind, is_blank
+from planner.core.plan import Plan
+from planner.core.sheet_spec import SheetSpec, TableBlock
 from planner.errors import Issue, OutputError, ScenarioError
-from planner.plan import Plan
-from planner.report import plan_sheets
-from planner.scenario import (
+from planner.io import excel
+from planner.io.cells import CellProblem, convert, describe_error, field_kind, is_blank
+from planner.io.report_sheets import plan_sheets
+from planner.io.template import NAMES, template_sheets
+from planner.scenario.models import (
     SHEETS,
     Channel,
     ConstraintRow,
@@ -36,8 +38,6 @@ from planner.scenario import (
     Segment,
     Settings,
 )
-from planner.tables import SheetSpec, TableBlock
-from planner.template import NAMES, template_sheets
 
 #: Scenario field → row model of its sheet.
 ROW_MODELS: dict[str, type[Row]] = {

@@ -1,6 +1,6 @@
 """What a planner means by a cell: numbers typed as text, booleans, blanks, Excel errors.
 
-Pure functions used by :mod:`planner.workbook` to turn raw cell values into what the
+Pure functions used by :mod:`planner.io.workbook` to turn raw cell values into what the
 scenario models expect, and to phrase validation errors for a person.
 """
 

@@ -1,6 +1,6 @@
 """A plan as result sheets (DESIGN §3): Plan, Summary, Constraints Report, Run Info.
 
-Only data here (:class:`~planner.tables.SheetSpec`); :mod:`planner.excel` draws them.
+Only data here (:class:`~planner.core.sheet_spec.SheetSpec`); :mod:`planner.io.excel` draws them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from planner.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, SUMMARY_KEYS, Plan
-from planner.tables import ChartSpec, Format, SheetSpec, TableBlock
+from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, SUMMARY_KEYS, Plan
+from planner.core.sheet_spec import ChartSpec, Format, SheetSpec, TableBlock
 
 #: What each headline figure means, and how it is formatted.
 FIGURES: dict[str, tuple[str, Format]] = {
