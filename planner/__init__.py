@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from planner.analysis.compare import compare
 from planner.analysis.frontier import frontier
 from planner.core.plan import Plan
 from planner.engine.optimizer import Optimizer, optimize
@@ -20,7 +21,7 @@ from planner.errors import (
     SolverError,
     WorkbookError,
 )
-from planner.io.workbook import (
+from planner.io import (
     read_scenario,
     read_table,
     write_plan,
@@ -40,7 +41,7 @@ from planner.scenario.models import (
     Segment,
     Settings,
 )
-from planner.scenario.overrides import apply_scenario, compare
+from planner.scenario.overrides import apply_scenario
 
 try:
     __version__ = version("planner")

@@ -9,7 +9,6 @@ library call and formats the result; library errors become exit codes here:
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import sys
@@ -21,8 +20,13 @@ from typing import Any
 import click
 import pandas as pd
 
+from planner import io, workflows
+from planner.analysis import compare as comparison
+from planner.analysis import frontier as budget_frontier
 from planner.core.plan import Plan
+from planner.engine import optimizer as engine
 from planner.errors import PlannerError, ScenarioError, SolverError
+from planner.scenario import overrides
 from planner.scenario.models import Scenario
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 1, 2, 3, 4
@@ -56,11 +60,6 @@ def user_errors(writes: bool = True) -> Iterator[None]:
         raise SolverFailed(f"{exc}{tail}") from None
     except PlannerError as exc:
         raise InvalidInput(f"{exc}{tail}") from None
-
-
-def _module(name: str) -> Any:
-    # importlib, because the package re-exports a *function* called ``optimize``.
-    return importlib.import_module(name)
 
 
 # --------------------------------------------------------------------------- options
@@ -97,13 +96,11 @@ INPUT = click.Path(dir_okay=False, path_type=Path)
 def load(path: Path, scenario_name: str | None = None, solver: str | None = None,
          writes: bool = True) -> Scenario:
     """Read (and optionally transform) the scenario, or exit 1 with every located problem."""
-    from planner.io import workbook
-    from planner.scenario import overrides as whatif
 
     with user_errors(writes):
-        scenario = workbook.read_scenario(str(path))
+        scenario = io.read_scenario(str(path))
         if scenario_name:
-            scenario = whatif.apply_scenario(scenario, scenario_name)
+            scenario = overrides.apply_scenario(scenario, scenario_name)
     if solver:
         settings = scenario.settings.model_copy(update={"solver": solver.lower()})
         scenario = scenario.model_copy(update={"settings": settings})
@@ -261,7 +258,7 @@ def plan_summary(plan: Plan, top: int = 10) -> str:
 def main() -> None:
     """Allocate acquisition and retention budgets to maximise discounted customer value.
 
-    Scenarios live in Excel workbooks; results are written to a copy of the workbook.
+    Scenarios live in Excel workbooks; results are written to a copy of the io.
 
     \b
     Example:
@@ -290,10 +287,9 @@ def template(output: Path) -> None:
     Example:
       planner template my_plan.xlsx
     """
-    from planner.io import workbook
 
     with user_errors():
-        result = workbook.write_template(str(output))
+        result = io.write_template(str(output))
     report_written(result, output, quiet=False)
 
 
@@ -310,14 +306,13 @@ def validate(input_path: Path) -> None:
     Example:
       planner validate scenarios/retail_quarterly.xlsx
     """
-    from planner.scenario import overrides as whatif
 
     scenario = load(input_path, writes=False)
-    issues = whatif.check_scenarios(scenario)
+    issues = overrides.check_scenarios(scenario)
     if issues:
         with user_errors(writes=False):
             raise ScenarioError(issues)
-    names = whatif.scenario_names(scenario)
+    names = overrides.scenario_names(scenario)
     click.echo(
         f"OK: {input_path} is a valid scenario ({scenario.name}): "
         f"{len(scenario.periods)} period(s), {len(scenario.segments)} segment(s), "
@@ -361,7 +356,7 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
         raise click.UsageError("OUT.xlsx is the input file: use --in-place to write into it.")
     scenario = load(input_path, scenario_name, solver)
     with user_errors():
-        plan = _module("planner.engine.optimizer").optimize(scenario)
+        plan = engine.optimize(scenario)
     if scenario_name:
         plan.run_info.setdefault("what_if", scenario_name)
     if plan.status == "feasible":
@@ -370,10 +365,9 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
     if as_json and not plan.ok:
         click.echo(json.dumps(jsonable(plan.summary or {"status": plan.status})))
     check_plan(plan)
-    from planner.io import workbook
 
     with user_errors():
-        result = workbook.write_plan(plan, str(output), source=str(input_path),
+        result = io.write_plan(plan, str(output), source=str(input_path),
                                      results_only=results_only, in_place=in_place)
     if as_json:
         click.echo(json.dumps(jsonable(plan.summary)))
@@ -402,8 +396,6 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
     Example:
       planner frontier scenarios/retail_quarterly.xlsx -o frontier.xlsx --points 21
     """
-    from planner.analysis import frontier as budget_frontier
-    from planner.io import workbook
 
     scenario = load(input_path, scenario_name, solver)
     with user_errors(), progress_bar("Budgets", quiet) as progress:
@@ -418,7 +410,7 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
              f"({', '.join(sorted(set(failed['status'])))}): "
              f"{', '.join(fmt(b) for b in failed['budget'])}")
     with user_errors():
-        written = workbook.write_sheets(result.sheets(), str(output), source=str(input_path))
+        written = io.write_sheets(result.sheets(), str(output), source=str(input_path))
     if not quiet:
         cols = ["budget", "spend", "value", "net_value", "marginal_roi", "status"]
         click.echo(f"Budget frontier of {scenario.name} ({scenario.settings.currency}):")
@@ -444,18 +436,16 @@ def compare(input_path: Path, output: Path, solver: str | None, quiet: bool) -> 
     Example:
       planner compare scenarios/retail_quarterly.xlsx -o comparison.xlsx
     """
-    from planner.io import workbook
-    from planner.scenario import overrides as whatif
 
     scenario = load(input_path, None, solver)
     with user_errors(), progress_bar("Scenarios", quiet) as progress:
-        result = whatif.compare(scenario, progress=progress)
-    check_plan(result.plans[whatif.BASE])
+        result = comparison.compare(scenario, progress=progress)
+    check_plan(result.plans[overrides.BASE])
     for name, plan in result.plans.items():
         if not plan.ok:
             warn(f"scenario '{name}' has no plan ({plan.status}). {plan.message}".rstrip())
     with user_errors():
-        written = workbook.write_sheets(result.sheets(), str(output), source=str(input_path))
+        written = io.write_sheets(result.sheets(), str(output), source=str(input_path))
     if not quiet:
         cols = ["scenario", "status", "total_spend", "total_value", "net_value", "roi",
                 "new_customers", "retained_customers"]
@@ -497,8 +487,7 @@ def fit(history: Path, output: Path, quiet: bool) -> None:
     Example:
       planner fit history.xlsx -o scenario.xlsx
     """
-    module = _module("planner.analysis.fit")
-    _data_command(lambda: module.fit_workbook(str(history), str(output)), output, quiet)
+    _data_command(lambda: workflows.fit_workbook(str(history), str(output)), output, quiet)
 
 
 @main.command()
@@ -522,8 +511,7 @@ def value(transactions: Path, output: Path, periods_per_year: str, segments: str
     Example:
       planner value transactions.csv -o scenario.xlsx --segments rfm
     """
-    module = _module("planner.analysis.segment_value")
-    _data_command(lambda: module.value_workbook(
+    _data_command(lambda: workflows.value_workbook(
         str(transactions), str(output), periods_per_year=int(periods_per_year),
         segments=segments.lower()), output, quiet)
 
@@ -546,8 +534,7 @@ def uplift(before: Path, after: Path, output: Path, n_boot: int, seed: int, quie
     Example:
       planner uplift before.csv after.csv -o uplift.xlsx --n-boot 2000 --seed 1
     """
-    module = _module("planner.analysis.uplift")
-    _data_command(lambda: module.uplift_workbook(str(before), str(after), str(output),
+    _data_command(lambda: workflows.uplift_workbook(str(before), str(after), str(output),
                                                  n_boot=n_boot, seed=seed), output, quiet)
 
 

@@ -8,10 +8,11 @@ import pytest
 
 import planner
 from planner.core.plan import Plan
-from planner.io.workbook import read_scenario
-from planner.scenario.examples import EXAMPLES, write_examples
+from planner.io import read_scenario
+from planner.scenario.examples import EXAMPLES
 from planner.scenario.models import Scenario
 from planner.scenario.overrides import apply_scenario, check_scenarios, scenario_names
+from planner.workflows import write_examples
 
 FOLDER = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -29,7 +30,7 @@ def plans() -> dict[str, tuple[Scenario, Plan]]:
 def test_file_matches_code(name: str) -> None:
     assert read_scenario(FOLDER / f"{name}.xlsx") == EXAMPLES[name](), (
         f"scenarios/{name}.xlsx is out of date: run python -c "
-        "\"from planner.scenario.examples import write_examples; write_examples('scenarios')\"")
+        "\"from planner.workflows import write_examples; write_examples('scenarios')\"")
 
 
 def test_write_examples(tmp_path: Path) -> None:

@@ -439,9 +439,8 @@ def data_modules(monkeypatch):
             return types.SimpleNamespace(warnings=["2 cells have too few points"])
         return call
 
-    for module, func in (("planner.analysis.fit", "fit_workbook"), ("planner.analysis.segment_value", "value_workbook"),
-                         ("planner.analysis.uplift", "uplift_workbook")):
-        monkeypatch.setitem(sys.modules, module, types.SimpleNamespace(**{func: recorder(func)}))
+    for func in ("fit_workbook", "value_workbook", "uplift_workbook"):
+        monkeypatch.setattr(f"planner.workflows.{func}", recorder(func))
     return calls
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.analysis.fit import CURVE_COLUMNS, aicc, fit_history, fit_workbook
+from planner.analysis.fit import CURVE_COLUMNS, aicc, fit_history
 from planner.errors import ScenarioError
 from planner.scenario.models import Curve
+from planner.workflows import fit_workbook
 
 TRUTH = {
     # family: (a, b, shape, f, spends)
@@ -185,7 +186,7 @@ def test_sheets_describe_curves_and_charts() -> None:
 
 def test_fit_workbook_round_trip(tmp_path) -> None:
     from planner.core.sheet_spec import SheetSpec, TableBlock
-    from planner.io.workbook import read_table, write_sheets
+    from planner.io import read_table, write_sheets
 
     h = pd.concat([history("saturation", 0), history("log", 1, channel="Search")])
     h.columns = [c.title() for c in h.columns]  # headers are case-insensitive

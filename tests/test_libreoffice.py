@@ -13,8 +13,8 @@ import openpyxl
 import pytest
 
 import planner
+from planner.io import read_scenario, write_plan, write_scenario, write_template
 from planner.io.cells import EXCEL_ERRORS
-from planner.io.workbook import read_scenario, write_plan, write_scenario, write_template
 from planner.scenario.examples import retail_quarterly
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")

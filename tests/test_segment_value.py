@@ -158,9 +158,9 @@ def test_bad_arguments_and_missing_columns() -> None:
 
 
 def test_value_workbook_from_csv_and_xlsx(tmp_path) -> None:
-    from planner.analysis.segment_value import value_workbook
     from planner.core.sheet_spec import SheetSpec, TableBlock
-    from planner.io.workbook import read_table, write_sheets
+    from planner.io import read_table, write_sheets
+    from planner.workflows import value_workbook
 
     tx = pd.concat([simulate(800, 0.6, seed=9, segment="A"), simulate(800, 0.8, seed=10, segment="B", id0=5000)])
     csv, out = tmp_path / "tx.csv", tmp_path / "segments.xlsx"

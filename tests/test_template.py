@@ -8,9 +8,8 @@ import openpyxl
 import pytest
 
 from planner.errors import ScenarioError
-from planner.io import excel
+from planner.io import ROW_MODELS, excel, read_scenario, write_template
 from planner.io.template import NAMES, template_sheets
-from planner.io.workbook import ROW_MODELS, read_scenario, write_template
 from planner.scenario.models import SHEETS, Settings
 
 STORED = Path(__file__).resolve().parents[1] / "templates" / "scenario_template.xlsx"
@@ -24,7 +23,7 @@ def test_stored_template_matches_code(tmp_path: Path) -> None:
     for sheet in want:
         assert got[sheet] == want[sheet], (
             f"templates/scenario_template.xlsx sheet {sheet} is out of date: regenerate it with "
-            "python -c \"from planner.io.workbook import write_template; "
+            "python -c \"from planner.io import write_template; "
             "write_template('templates/scenario_template.xlsx')\"")
 
 

@@ -132,7 +132,7 @@ def test_bad_input_is_located_in_both_samples() -> None:
 def test_uplift_workbook(tmp_path) -> None:
     import openpyxl
 
-    from planner.analysis.uplift import uplift_workbook
+    from planner.workflows import uplift_workbook
 
     b, a = tmp_path / "before.csv", tmp_path / "after.csv"
     simulate(400, 0.6, seed=16).to_csv(b, index=False)

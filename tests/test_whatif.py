@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import planner
+from planner.analysis.compare import compare
 from planner.analysis.frontier import frontier
 from planner.core.plan import Plan
 from planner.errors import ScenarioError
@@ -24,7 +25,7 @@ from planner.scenario.models import (
     Segment,
     Settings,
 )
-from planner.scenario.overrides import apply_scenario, check_scenarios, compare, scenario_names
+from planner.scenario.overrides import apply_scenario, check_scenarios, scenario_names
 
 OPT = importlib.import_module("planner.engine.optimizer")
 

@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 from xlsx_fixtures import GOOD, make_book, sheets
 
 from planner.errors import ScenarioError, WorkbookError
-from planner.io import excel
+from planner.io import grids, read_scenario, read_table
 from planner.io import zip_preflight as xlsxzip
 from planner.io.cells import parse_number
-from planner.io.workbook import read_scenario, read_table
 
 
 def messages(path: Path) -> list[str]:
@@ -184,7 +183,7 @@ def test_read_table(tmp_path: Path) -> None:
 
 def test_defusedxml_is_active_and_required(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert openpyxl.DEFUSEDXML is True
-    excel.check_defusedxml()
+    grids.check_defusedxml()
     book = make_book(tmp_path / "g.xlsx", GOOD)
     monkeypatch.setattr(openpyxl, "DEFUSEDXML", False)
     with pytest.raises(WorkbookError, match="defusedxml"):

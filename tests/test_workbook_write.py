@@ -17,9 +17,8 @@ import planner
 from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, SUMMARY_KEYS
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.errors import OutputError
-from planner.io import excel
+from planner.io import excel, read_scenario, read_table, write_plan, write_scenario, write_sheets
 from planner.io import zip_preflight as xlsxzip
-from planner.io.workbook import read_scenario, read_table, write_plan, write_scenario, write_sheets
 from planner.scenario.examples import email_upgrade, retail_quarterly
 from planner.scenario.models import (
     Channel,

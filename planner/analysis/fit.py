@@ -292,7 +292,7 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
     ------
     ScenarioError
         Every bad cell of the History sheet, all at once (Excel row: the index when it
-        holds Excel rows, as :func:`planner.io.workbook.read_table` gives, else index + 2).
+        holds Excel rows, as :func:`planner.io.read_table` gives, else index + 2).
 
     Examples
     --------
@@ -371,12 +371,3 @@ def _quality(cell: np.ndarray, y: np.ndarray, fitted: np.ndarray) -> tuple[np.nd
         r2 = np.where(tss > 0, 1 - rss / tss, np.nan)
         mape = np.bincount(cell, ape) / np.bincount(cell, pos.astype(float))
     return r2, mape
-
-
-def fit_workbook(history_path: str, out_path: str) -> FitReport:
-    """Fit the History sheet of ``history_path`` and write the result sheets to ``out_path``."""
-    from planner.io.workbook import read_table, write_sheets
-
-    report = fit_history(read_table(history_path, "History"))
-    write_sheets(report.sheets(), out_path)
-    return report

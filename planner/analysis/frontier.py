@@ -16,17 +16,13 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 
+from planner.analysis.compare import Progress, column_formats, summary_figure
 from planner.core.plan import Plan
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
+from planner.engine import optimizer as engine
 from planner.errors import Issue, ScenarioError
 from planner.scenario.models import Scenario
-from planner.scenario.overrides import (
-    Progress,
-    column_formats,
-    optimize_module,
-    summary_figure,
-    with_budget,
-)
+from planner.scenario.overrides import with_budget
 
 __all__ = ["Frontier", "LazyPlans", "frontier"]
 
@@ -136,7 +132,7 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
         raise ScenarioError([Issue("Settings", None, "total_budget", st.total_budget,
                                    "must be > 0 to sweep a frontier (or give a maximum budget > 0)")])
     started = time.perf_counter()
-    module = optimize_module()
+    module = engine  # looked up at call time, so tests can stand in for the engine
     reused = reuse and hasattr(module, "Optimizer")
     # chords must cover what the largest budget can spend in a cell
     opt = module.Optimizer(scenario, max_budget=top) if reused else None

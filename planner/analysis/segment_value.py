@@ -384,29 +384,3 @@ def segment_values(
                             "the data; consider fewer periods per year")
     table["retention_rate"] = table["retention_rate"].clip(upper=0.999)
     return ValueReport(table, cust, labels, warnings)
-
-
-def read_transactions(path: str) -> pd.DataFrame:
-    """A transactions table from a CSV file or the ``Transactions`` sheet of a workbook."""
-    from planner.errors import WorkbookError
-
-    p = str(path)
-    if p.lower().endswith((".csv", ".txt")):
-        try:
-            return pd.read_csv(p)
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise WorkbookError(f"cannot read {p}: {exc}") from None
-    from planner.io.workbook import read_table
-
-    return read_table(p, "Transactions")
-
-
-def value_workbook(
-    transactions_path: str, out_path: str, periods_per_year: int = 4, segments: str = "given"
-) -> ValueReport:
-    """Read transactions (CSV or xlsx), estimate segment values, write the sheets to ``out_path``."""
-    from planner.io.workbook import write_sheets
-
-    report = segment_values(read_transactions(transactions_path), periods_per_year, segments)
-    write_sheets(report.sheets(), out_path)
-    return report

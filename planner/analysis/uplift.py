@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from planner.analysis.segment_value import clean_transactions, customer_activity, read_transactions
+from planner.analysis.segment_value import clean_transactions, customer_activity
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.core.value import lifetime_value, period_rate
 
@@ -205,15 +205,3 @@ def measure_uplift(
                 "annual_discount_rate": annual_discount_rate,
                 "before_periods": spans["Before"], "after_periods": spans["After"]}
     return UpliftReport(table, warns, settings)
-
-
-def uplift_workbook(before_path: str, after_path: str, out_path: str, **kw: object) -> UpliftReport:
-    """Read two transaction files (CSV or xlsx ``Transactions`` sheet), write the ``Uplift`` sheet.
-
-    Keyword arguments go to :func:`measure_uplift` (``n_boot``, ``seed`` …).
-    """
-    from planner.io.workbook import write_sheets
-
-    report = measure_uplift(read_transactions(before_path), read_transactions(after_path), **kw)  # type: ignore[arg-type]
-    write_sheets(report.sheets(), out_path)
-    return report

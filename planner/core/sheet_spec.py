@@ -57,7 +57,7 @@ class SheetSpec:
 
 def excel_rows(frame: pd.DataFrame) -> np.ndarray:
     """Excel rows of ``frame``: the index itself when it holds Excel rows
-    (:func:`planner.io.workbook.read_table` names it ``row``), else index + 2 (header on row 1)."""
+    (:func:`planner.io.read_table` names it ``row``), else index + 2 (header on row 1)."""
     idx = frame.index
     if not pd.api.types.is_integer_dtype(idx):
         return np.arange(len(frame)) + 2

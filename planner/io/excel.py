@@ -1,13 +1,9 @@
-"""Low-level Excel I/O: the only module of planner that imports openpyxl.
+"""Writing Excel: :class:`~planner.core.sheet_spec.SheetSpec` descriptions to formatted sheets.
 
-Reading gives plain grids of cell values; writing turns :class:`~planner.core.sheet_spec.SheetSpec`
-descriptions (and the template description of :mod:`planner.io.template`) into formatted
-sheets with charts.  Every write goes to a temporary file in the target folder that is
-renamed over the target only once it is complete, so a failure never leaves a partial file
+Turns sheet descriptions (and the template description of :mod:`planner.io.template`) into
+formatted sheets with charts.  Every write goes to a temporary file in the target folder that
+is renamed over the target only once it is complete, so a failure never leaves a partial file
 and the source workbook is never touched unless it *is* the target (``in_place``).
-
-Safety: every file is checked by :func:`planner.io.zip_preflight.preflight` before openpyxl sees
-it, and :func:`check_defusedxml` makes sure openpyxl parses XML through defusedxml.
 """
 
 from __future__ import annotations
@@ -16,8 +12,7 @@ import datetime as dt
 import math
 import os
 import tempfile
-import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +33,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.errors import OutputError, WorkbookError
 from planner.io import zip_preflight as xlsxzip
+from planner.io.grids import load_workbook, normalize_sheet, open_checked
 
 #: Column of a :class:`TableBlock` frame that, when present, gives the number format of
 #: each *row* (used for key/value blocks such as headline figures); it is not written.
@@ -49,145 +45,6 @@ _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=12)
 _NOTE = Font(italic=True, color="595959")
 _RULE = Border(bottom=Side(style="thin", color="808080"))
-
-
-# --------------------------------------------------------------------------- safety
-
-
-def check_defusedxml() -> None:
-    """Make sure openpyxl parses XML through defusedxml.
-
-    Raises
-    ------
-    WorkbookError
-        defusedxml is not installed or openpyxl does not use it.
-    """
-    if not (getattr(openpyxl, "DEFUSEDXML", False) and getattr(openpyxl.xml, "DEFUSEDXML", False)):
-        raise WorkbookError(
-            "refusing to read workbooks: defusedxml is not active in openpyxl "
-            "(install defusedxml so XML entity attacks are blocked)"
-        )
-
-
-def _load(path: Path, **kwargs: Any) -> Workbook:
-    """openpyxl's loader, quiet: what a copy loses is reported by :func:`xlsxzip.losses`."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return openpyxl.load_workbook(path, **kwargs)
-
-
-def _open_checked(path: str | Path) -> Path:
-    check_defusedxml()
-    p = Path(path)
-    xlsxzip.preflight(p)
-    return p
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class FormulaWithoutValue:
-    """A formula cell whose file holds no computed value (written by a script, never opened)."""
-
-    formula: str
-
-    def __str__(self) -> str:
-        return self.formula
-
-
-@dataclass
-class Grid:
-    """The values of one sheet: ``rows[0]`` is Excel row 1; rows may be ragged."""
-
-    title: str
-    rows: list[list[Any]]
-
-
-def normalize_sheet(name: str) -> str:
-    """Key used to match sheet names: case, surrounding space, inner spaces and ``_`` ignored."""
-    return "".join(ch for ch in str(name).strip().lower() if ch not in " _\t")
-
-
-def normalize_header(name: Any) -> str:
-    """Key used to match column headers: lower case, trimmed, inner spaces as ``_``."""
-    if name is None:
-        return ""
-    return "_".join(str(name).strip().lower().split())
-
-
-def column_letter(index: int) -> str:
-    """Excel letter of a 0-based column index (0 → ``A``)."""
-    return get_column_letter(index + 1)
-
-
-def read_grids(path: str | Path, sheets: Iterable[str] | None = None) -> dict[str, Grid]:
-    """Read sheet values, keyed by :func:`normalize_sheet` of their title.
-
-    Formulas give the value Excel saved with them; a formula without one comes back as
-    :class:`FormulaWithoutValue`.  Excel error values come back as their text (``#DIV/0!``).
-
-    Parameters
-    ----------
-    path : str or Path
-        An .xlsx / .xlsm workbook.
-    sheets : iterable of str, optional
-        Only these sheets (matched like :func:`normalize_sheet`); default all.
-
-    Raises
-    ------
-    WorkbookError
-        Missing, unsafe or unreadable file.
-    """
-    p = _open_checked(path)
-    wanted = None if sheets is None else {normalize_sheet(s) for s in sheets}
-    grids = _load_values(p, wanted, data_only=True)
-    if xlsxzip.has_formulas(p):
-        formulas = _load_values(p, wanted, data_only=False, formulas_only=True)
-        for key, grid in grids.items():
-            for (r, c), text in _cells(formulas.get(key)):
-                if r < len(grid.rows) and c < len(grid.rows[r]) and grid.rows[r][c] is None:
-                    grid.rows[r][c] = FormulaWithoutValue(text)
-    return grids
-
-
-def _cells(grid: Grid | None) -> Iterable[tuple[tuple[int, int], Any]]:
-    if grid is None:
-        return
-    for r, row in enumerate(grid.rows):
-        for c, v in enumerate(row):
-            if v is not None:
-                yield (r, c), v
-
-
-def _load_values(p: Path, wanted: set[str] | None, *, data_only: bool, formulas_only: bool = False) -> dict[str, Grid]:
-    try:
-        wb = _load(p, read_only=True, data_only=data_only)
-    except Exception as exc:  # openpyxl raises many types for a broken file
-        raise WorkbookError(f"{p.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
-    try:
-        out: dict[str, Grid] = {}
-        for ws in wb.worksheets:
-            key = normalize_sheet(ws.title)
-            if (wanted is not None and key not in wanted) or key in out:
-                continue
-            ws.reset_dimensions()
-            rows: list[list[Any]] = []
-            for row in ws.iter_rows():
-                if formulas_only:
-                    rows.append([c.value if getattr(c, "data_type", None) == "f" else None for c in row])
-                else:
-                    rows.append([c.value for c in row])
-            while rows and all(v is None for v in rows[-1]):
-                rows.pop()
-            out[key] = Grid(ws.title, rows)
-        return out
-    except WorkbookError:
-        raise
-    except Exception as exc:
-        raise WorkbookError(f"{p.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
-    finally:
-        wb.close()
 
 
 # --------------------------------------------------------------------------- writing
@@ -413,7 +270,7 @@ def write_sheets(
         Warnings about content of ``source`` that the copy loses.
     """
     out = _check_target(path, Path(source) if source is not None else None, in_place)
-    src = _open_checked(source) if source is not None and not results_only else None
+    src = open_checked(source) if source is not None and not results_only else None
     warnings: list[str] = []
     if src is None:
         wb = openpyxl.Workbook()
@@ -423,7 +280,7 @@ def write_sheets(
         keep_vba = out.suffix.lower() == ".xlsm"
         warnings = xlsxzip.losses(src, keep_macros=keep_vba)
         try:
-            wb = _load(src, keep_vba=keep_vba, rich_text=True)
+            wb = load_workbook(src, keep_vba=keep_vba, rich_text=True)
         except Exception as exc:
             raise WorkbookError(f"{src.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
         wb.calculation.fullCalcOnLoad = True  # formulas lose their cached values in the copy
@@ -519,8 +376,8 @@ def _render_template_sheet(ws: Worksheet, sheet: Any) -> None:
 
 def template_contents(path: str | Path) -> dict[str, Any]:
     """Cell values, data validations and fills of a workbook, for comparing templates."""
-    p = _open_checked(path)
-    wb = _load(p)
+    p = open_checked(path)
+    wb = load_workbook(p)
     out: dict[str, Any] = {}
     for ws in wb.worksheets:
         values = {c.coordinate: c.value for row in ws.iter_rows() for c in row if c.value is not None}

@@ -15,7 +15,6 @@ checks that the files and the code agree.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from planner.scenario.models import (
     Channel,
@@ -207,15 +206,3 @@ EXAMPLES: dict[str, Callable[[], Scenario]] = {
     "retail_quarterly": retail_quarterly,
     "subscription_churn": subscription_churn,
 }
-
-
-def write_examples(folder: str | Path) -> list[Path]:
-    """Write every bundled scenario to ``folder/<name>.xlsx``; return the paths."""
-    from planner.io.workbook import write_scenario
-
-    out = []
-    for name, build in EXAMPLES.items():
-        path = Path(folder) / f"{name}.xlsx"
-        write_scenario(build(), path)
-        out.append(path)
-    return out

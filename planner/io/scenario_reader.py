@@ -1,10 +1,9 @@
-"""Scenario workbooks: read one into a :class:`~planner.scenario.models.Scenario`, write plans back.
+"""Read a scenario workbook into a :class:`~planner.scenario.models.Scenario`.
 
 Reading collects *every* problem of the workbook into one
 :class:`~planner.errors.ScenarioError`, each located by sheet, Excel row, column name and
-cell (``Segments!E3 retention_rate: 1.2 is not in [0, 1)``).  Writing never modifies the
-input workbook unless asked to, and writes nothing when it fails.  Excel itself is handled
-by :mod:`planner.io.excel`; this module knows the scenario's sheets.
+cell (``Segments!E3 retention_rate: 1.2 is not in [0, 1)``).  Cell values come from
+:mod:`planner.io.grids`; this module knows the scenario's sheets.
 """
 
 from __future__ import annotations
@@ -17,13 +16,9 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from planner.core.plan import Plan
-from planner.core.sheet_spec import SheetSpec, TableBlock
-from planner.errors import Issue, OutputError, ScenarioError
-from planner.io import excel
+from planner.errors import Issue, ScenarioError
+from planner.io import grids as xl
 from planner.io.cells import CellProblem, convert, describe_error, field_kind, is_blank
-from planner.io.report_sheets import plan_sheets
-from planner.io.template import NAMES, template_sheets
 from planner.scenario.models import (
     SHEETS,
     Channel,
@@ -66,26 +61,26 @@ class _Sheet:
     def cell(self, column: str | None, row: int | None) -> str | None:
         if column is None or row is None or column not in self.columns:
             return None
-        return f"{excel.column_letter(self.columns[column])}{row}"
+        return f"{xl.column_letter(self.columns[column])}{row}"
 
 
-def _header(grid: excel.Grid, issues: list[Issue]) -> dict[str, int]:
+def _header(grid: xl.Grid, issues: list[Issue]) -> dict[str, int]:
     columns: dict[str, int] = {}
     first = grid.rows[0] if grid.rows else []
     for j, raw in enumerate(first):
-        name = excel.normalize_header(raw)
+        name = xl.normalize_header(raw)
         if not name:
             continue
         if name in columns:
             issues.append(Issue(grid.title, 1, name, raw, f"appears twice as a column header "
-                                f"(columns {excel.column_letter(columns[name])} and "
-                                f"{excel.column_letter(j)})", f"{excel.column_letter(j)}1"))
+                                f"(columns {xl.column_letter(columns[name])} and "
+                                f"{xl.column_letter(j)})", f"{xl.column_letter(j)}1"))
             continue
         columns[name] = j
     return columns
 
 
-def _sheet(grid: excel.Grid, wanted: Sequence[str], issues: list[Issue]) -> _Sheet:
+def _sheet(grid: xl.Grid, wanted: Sequence[str], issues: list[Issue]) -> _Sheet:
     columns = _header(grid, issues)
     rows: list[tuple[int, dict[str, Any]]] = []
     for i, values in enumerate(grid.rows[1:], start=2):
@@ -136,10 +131,10 @@ def _validate(model: type[BaseModel], raw: dict[str, Any], sheet: _Sheet, row: i
 
 
 def _shown(value: Any) -> Any:
-    return str(value) if isinstance(value, excel.FormulaWithoutValue) else value
+    return str(value) if isinstance(value, xl.FormulaWithoutValue) else value
 
 
-def _read_settings(grid: excel.Grid, issues: list[Issue]) -> tuple[Settings | None, _Sheet, dict[str, tuple[int | None, str | None]]]:
+def _read_settings(grid: xl.Grid, issues: list[Issue]) -> tuple[Settings | None, _Sheet, dict[str, tuple[int | None, str | None]]]:
     sheet = _sheet(grid, ("setting", "value"), issues)
     cells: dict[str, tuple[int | None, str | None]] = {}
     missing = [col for col in ("setting", "value") if col not in sheet.columns]
@@ -149,7 +144,7 @@ def _read_settings(grid: excel.Grid, issues: list[Issue]) -> tuple[Settings | No
         return None, sheet, cells
     raw: dict[str, Any] = {}
     for r, row in sheet.rows:
-        name = excel.normalize_header(row.get("setting"))
+        name = xl.normalize_header(row.get("setting"))
         where = sheet.cell("value", r)
         if not name:
             issues.append(Issue(sheet.title, r, "setting", None, "is blank but the row has a value",
@@ -206,11 +201,11 @@ def read_scenario(path: str | Path) -> Scenario:
     (100000.0, 'ZAR')
     """
     p = Path(path)
-    grids = excel.read_grids(p)
+    grids = xl.read_grids(p)
     issues: list[Issue] = []
     structural = False
     for key in REQUIRED_SHEETS:
-        if excel.normalize_sheet(SHEETS[key]) not in grids:
+        if xl.normalize_sheet(SHEETS[key]) not in grids:
             issues.append(Issue(SHEETS[key], None, None, None, f"sheet is missing: add a sheet named {SHEETS[key]}"))
             structural = True
     settings: Settings | None = None
@@ -223,7 +218,7 @@ def read_scenario(path: str | Path) -> Scenario:
     data: dict[str, Any] = {}
     failed: dict[str, list[dict[str, Any]]] = {}
     for field, model in ROW_MODELS.items():
-        grid = grids.get(excel.normalize_sheet(SHEETS[field]))
+        grid = grids.get(xl.normalize_sheet(SHEETS[field]))
         if grid is None:
             continue
         fields = list(model.model_fields)
@@ -286,8 +281,8 @@ def _locate(issue: Issue, sheets: dict[str, _Sheet], setting_cells: dict[str, tu
 
 def _sorted(issues: list[Issue]) -> list[Issue]:
     def key(i: Issue) -> tuple[int, int, str]:
-        key_ = excel.normalize_sheet(i.sheet)
-        order = next((k for k, t in enumerate(_ORDER) if excel.normalize_sheet(t) == key_), len(_ORDER))
+        key_ = xl.normalize_sheet(i.sheet)
+        order = next((k for k, t in enumerate(_ORDER) if xl.normalize_sheet(t) == key_), len(_ORDER))
         return (order, i.row or 0, i.cell or "")
 
     return sorted(issues, key=key)
@@ -307,8 +302,8 @@ def read_table(path: str | Path, sheet: str) -> pd.DataFrame:
     WorkbookError
         The file is missing, not a workbook, or refused as unsafe.
     """
-    grids = excel.read_grids(path)
-    grid = grids.get(excel.normalize_sheet(sheet))
+    grids = xl.read_grids(path)
+    grid = grids.get(xl.normalize_sheet(sheet))
     if grid is None:
         raise ScenarioError([Issue(sheet, None, None, None, f"sheet is missing: add a sheet named {sheet}")])
     issues: list[Issue] = []
@@ -317,10 +312,10 @@ def read_table(path: str | Path, sheet: str) -> pd.DataFrame:
     for r, values in enumerate(grid.rows[1:], start=2):
         rec = {c: (values[j] if j < len(values) else None) for c, j in columns.items()}
         for c, v in rec.items():
-            if isinstance(v, excel.FormulaWithoutValue):
+            if isinstance(v, xl.FormulaWithoutValue):
                 issues.append(Issue(grid.title, r, c, str(v), "is a formula with no saved result: open and "
                                     "save the workbook in Excel or LibreOffice, or type the value",
-                                    f"{excel.column_letter(columns[c])}{r}"))
+                                    f"{xl.column_letter(columns[c])}{r}"))
             elif isinstance(v, str) and not v.strip():
                 rec[c] = None
         if all(v is None for v in rec.values()):
@@ -333,127 +328,3 @@ def read_table(path: str | Path, sheet: str) -> pd.DataFrame:
     return frame
 
 
-# --------------------------------------------------------------------------- writing
-
-_INPUT_FORMATS: dict[str, str] = {
-    "budget": "currency", "min_spend": "currency", "max_spend": "currency",
-    "current_spend": "currency", "cost_per_contact": "currency", "margin_per_period": "currency",
-    "spend": "currency", "retention_rate": "percent", "referral_rate": "percent",
-    "max_change": "percent",
-}
-
-
-def scenario_sheets(scenario: Scenario) -> list[SheetSpec]:
-    """Every input sheet of ``scenario`` as :class:`SheetSpec` (header on row 1)."""
-    cur = scenario.settings.currency
-    row_formats = {"total_budget": "currency", "annual_discount_rate": "percent"}
-    settings = [(k, v, row_formats.get(k, "")) for k, v in scenario.settings.model_dump().items() if v is not None]
-    frame = pd.DataFrame(settings, columns=["setting", "value", excel.ROW_FORMAT]).astype(object)
-    specs = [SheetSpec("Settings", [TableBlock(frame)], currency=cur)]
-    for field, model in ROW_MODELS.items():
-        cols = list(model.model_fields)
-        rows = [[getattr(item, c) for c in cols] for item in getattr(scenario, field)]
-        frame = pd.DataFrame(rows, columns=cols, dtype=object)
-        formats = {c: f for c, f in _INPUT_FORMATS.items() if c in cols}
-        specs.append(SheetSpec(SHEETS[field], [TableBlock(frame, formats=formats)], currency=cur))  # type: ignore[arg-type]
-    return specs
-
-
-def write_scenario(scenario: Scenario, path: str | Path) -> None:
-    """Write every input sheet of ``scenario`` to a new workbook at ``path``.
-
-    Reading the file back with :func:`read_scenario` gives an equal scenario.
-
-    Raises
-    ------
-    OutputError
-        The file cannot be written there.
-    """
-    excel.write_sheets(scenario_sheets(scenario), path, active="Settings")
-
-
-def write_sheets(
-    specs: Sequence[SheetSpec],
-    path: str | Path | None,
-    source: str | Path | None = None,
-    *,
-    results_only: bool = False,
-    in_place: bool = False,
-) -> list[str]:
-    """Write result sheets into a copy of ``source`` (or a fresh workbook).
-
-    Parameters
-    ----------
-    specs : list of SheetSpec
-        Sheets to write; a sheet of ``source`` with the same name (case-insensitive) is
-        replaced in its position, the others are added after the existing sheets.
-    path : str or Path or None
-        Output workbook; None with ``in_place`` means ``source`` itself.
-    source : str or Path, optional
-        Workbook to copy; every other sheet, formula, format, validation and defined name
-        of it is kept.  None: a fresh workbook with only ``specs``.
-    results_only : bool
-        Ignore ``source`` and write a fresh workbook with only ``specs``.
-    in_place : bool
-        Allow ``path`` to be ``source`` (the input is otherwise never modified).
-
-    Returns
-    -------
-    list of str
-        Warnings naming what the copy of ``source`` loses (shapes, sparklines ...).
-
-    Raises
-    ------
-    OutputError
-        Output path unusable, or it is the input and ``in_place`` is not set.
-    WorkbookError
-        ``source`` is missing, not a workbook or refused as unsafe.
-    """
-    if path is None:
-        if not (in_place and source is not None):
-            raise OutputError("no output file given (pass a path, or in_place with a source)")
-        path = source
-    return excel.write_sheets(specs, path, source, results_only=results_only, in_place=in_place)
-
-
-def write_plan(
-    plan: Plan,
-    path: str | Path | None,
-    source: str | Path | None = None,
-    *,
-    results_only: bool = False,
-    in_place: bool = False,
-    extra: Sequence[SheetSpec] | None = None,
-) -> list[str]:
-    """Write a plan's result sheets (Plan, Summary, Constraints Report, Run Info).
-
-    By default into a copy of ``source`` with its own sheets untouched; see
-    :func:`write_sheets` for the parameters.  ``extra`` sheets (e.g. Frontier,
-    Comparison) are written after the plan's.
-
-    Returns
-    -------
-    list of str
-        Warnings about content of ``source`` the copy loses.
-
-    Examples
-    --------
-    >>> import planner, tempfile, pathlib
-    >>> s = planner.read_scenario("scenarios/email_upgrade.xlsx")
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "plan.xlsx"
-    >>> planner.write_plan(planner.optimize(s), out, source="scenarios/email_upgrade.xlsx")
-    []
-    """
-    specs = plan_sheets(plan, source=source) + list(extra or [])
-    return write_sheets(specs, path, source, results_only=results_only, in_place=in_place)
-
-
-def write_template(path: str | Path) -> None:
-    """Write the blank, documented scenario workbook (``planner template``).
-
-    Raises
-    ------
-    OutputError
-        The file cannot be written there.
-    """
-    excel.write_template(template_sheets(), path, NAMES)
