@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner._version import __version__
 from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, SUMMARY_KEYS, Plan
 from planner.core.sheet_spec import ChartSpec, Format, SheetSpec, TableBlock
 
@@ -161,8 +162,6 @@ def constraints_sheet(plan: Plan) -> SheetSpec:
 
 def run_info_sheet(plan: Plan, source: str | Path | None = None) -> SheetSpec:
     """The ``Run Info`` sheet: tool version, time, input file and its SHA-256, solver, status."""
-    from planner import __version__
-
     info: dict[str, Any] = {
         "tool": "planner",
         "version": __version__,
