@@ -21,6 +21,23 @@ RANGES: tuple[tuple[str, str, str, str], ...] = (
     ("segments", "retention_rate", "retention_low", "retention_high"),
 )
 
+#: input column → its (low, high) columns
+RANGE_OF: dict[str, tuple[str, str]] = {col: (lo, hi) for _, col, lo, hi in RANGES}
+
+
+def moved_range(item: object, field: str, current: float | None, new: object) -> dict[str, float]:
+    """The P10 / P90 of ``field`` moved with its value (a what-if that scales ``b`` scales
+    its range too): scaled by ``new / current``, shifted by ``new − current`` for a rate.
+    Empty when the field has no range on this row."""
+    cols = RANGE_OF.get(field)
+    lo, hi = (None, None) if cols is None else (getattr(item, cols[0], None), getattr(item, cols[1], None))
+    if cols is None or lo is None or hi is None or not isinstance(current, int | float) \
+            or not isinstance(new, int | float) or isinstance(new, bool) or current <= 0:
+        return {}
+    if field == "retention_rate":
+        return {cols[0]: lo + (new - current), cols[1]: hi + (new - current)}
+    return {cols[0]: lo * new / current, cols[1]: hi * new / current}
+
 
 def range_issues(s: Scenario) -> list[Issue]:
     """Problems of the P10 / P90 columns: given in pairs, on an input that is set, and
