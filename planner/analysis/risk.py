@@ -109,7 +109,8 @@ class RiskResult:
         if self.outcomes is None:
             return []
         o, cur = self.outcomes, self.scenario.settings.currency
-        blocks = [TableBlock(self.table(), None, {"figure": "text"})]
+        # object columns: each row keeps its own number format (money, count, ratio, share)
+        blocks = [TableBlock(self.table().astype(object), None, {"figure": "text"})]
         net = o.net_value
         counts, edges = np.histogram(net, bins=HISTOGRAM_BINS)
         hist = pd.DataFrame({"net_value_from": edges[:-1], "net_value_to": edges[1:],

@@ -170,3 +170,20 @@ def ranges_from_log_sd(value: Float, log_sd: Float) -> tuple[Float, Float]:
     ok = np.isfinite(log_sd) & np.isfinite(value) & (value > 0)
     sd = np.where(ok, log_sd, 0.0)
     return (np.where(ok, value * np.exp(-Z90 * sd), np.nan), np.where(ok, value * np.exp(Z90 * sd), np.nan))
+
+
+def log_sd_from_jacobian(jac: Float, rss: float, n: int, log_params: int) -> Float:
+    """Standard deviations of the first ``log_params`` (log-scale) parameters of a
+    least-squares fit: the diagonal of ``s² (JᵀJ)⁻¹`` with ``s² = RSS / (n − p)`` (the
+    Gauss-Newton covariance at the optimum).  NaN when it is undefined (``n <= p`` or a
+    singular ``JᵀJ``, e.g. a parameter at its bound)."""
+    jac = np.asarray(jac, dtype=float)
+    p = jac.shape[1]
+    out = np.full(log_params, np.nan)
+    if n <= p or not np.all(np.isfinite(jac)):
+        return out
+    jtj = jac.T @ jac
+    if np.linalg.cond(jtj) > 1e12:
+        return out
+    var = np.diag(np.linalg.inv(jtj))[:log_params] * rss / (n - p)
+    return np.where(var >= 0, np.sqrt(np.maximum(var, 0.0)), np.nan)

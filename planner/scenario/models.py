@@ -96,7 +96,7 @@ class Settings(BaseModel):
     solver: Literal["auto", "highs", "cbc"] = "auto"
     time_limit_s: Pos = 60.0
     risk_draws: Annotated[int, Field(ge=10, le=1_000_000)] = 1000
-    risk_seed: int = 0
+    risk_seed: Annotated[int, Field(ge=0)] = 0
     risk_correlation: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
 
     _lower_words = field_validator("objective", "solver", mode="before")(_lower)
