@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from hypothesis import example, given, settings
@@ -98,6 +99,17 @@ def test_same_seed_same_draws_and_more_draws_keep_the_first() -> None:
 
 
 # ----------------------------------------------------------------- a plan on draws
+
+
+def test_figures_do_not_depend_on_the_number_of_workers() -> None:
+    s = retail_quarterly()
+    plan = planner.optimize(s)
+    ix = Index.build(s)
+    d = draw_inputs(s, 3 * BLOCK + 7, seed=8, correlation=0.3)
+    one = PlanOnDraws(ix, plan_spend(ix, plan), d, workers=1).outcomes()
+    three = PlanOnDraws(ix, plan_spend(ix, plan), d, workers=3).outcomes()
+    for key, values in one.figures().items():
+        assert np.array_equal(values, three.figures()[key]), key
 
 
 @pytest.mark.parametrize("name", ["retail_quarterly", "subscription_churn", "email_upgrade"])
@@ -274,3 +286,27 @@ def test_family_customers_equal_the_curve_module(kind: str, a: float, b: float, 
     want = evaluate(cs, np.zeros(len(x), dtype=np.int64), np.array(x))
     got = family_customers(KINDS.index(kind), a, np.full(len(x), b), s, np.array(x))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * a)
+
+
+def test_fit_ranges_cover_the_true_parameters_about_80_percent_of_the_time() -> None:
+    """``planner fit`` gives a and b a P10 / P90 from the fit's covariance: over simulated
+    histories of a known curve the truth lies outside [P10, P90] about 20 % of the time
+    (binomial error over the simulated histories; a covariance 3 times too small or too
+    large would fall outside)."""
+    from planner.analysis.fit import fit_history
+
+    rng = np.random.default_rng(0)
+    x = np.tile([1e3, 2e3, 3e3, 4e3, 6e3, 8e3, 10e3, 12e3, 16e3, 20e3], 2)
+    reps = 80
+    y = 100 * (1 - np.exp(-x / 5e3)) + rng.normal(0, 3, (reps, len(x)))
+    h = pd.DataFrame({"segment": np.repeat([f"S{i:03d}" for i in range(reps)], len(x)), "channel": "Email",
+                      "program": "acquisition", "period": np.tile(np.arange(len(x)), reps),
+                      "spend": np.tile(x, reps), "customers": y.ravel()})
+    c = fit_history(h).curves
+    c = c[c["curve"] == "saturation"]
+    assert len(c) > 0.9 * reps
+    tol = 4 * np.sqrt(0.16 / len(c))
+    for p, true in (("a", 100.0), ("b", 5000.0)):
+        assert np.all((c[f"{p}_low"] <= c[p]) & (c[p] <= c[f"{p}_high"]))
+        miss = np.mean((c[f"{p}_low"] > true) | (c[f"{p}_high"] < true))
+        assert abs(miss - 0.2) < tol, (p, miss)

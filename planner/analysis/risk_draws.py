@@ -104,22 +104,37 @@ class Draws:
         rng = np.random.default_rng([self.seed, i])
         z = rng.standard_normal((c, self.uncertain + 1))  # column 0: the common factor
         rho = self.correlation
-        common, own = np.sqrt(rho) * z[:, :1], np.sqrt(1.0 - rho) * z[:, 1:]
+        common, own = np.sqrt(rho) * z[:, :1], z[:, 1:]
         out, at = [], 0
         for base, u, mu, sigma, sign, rate in self.groups:
-            vals = np.repeat(base[None, :], c, axis=0)
             k = len(mu)
-            if k:
-                x = mu + sigma * (sign * common + own[:, at:at + k])
-                vals[:, u] = expit(x) if rate else np.exp(x)
-                at += k
-            out.append(vals)
+            x = own[:, at:at + k]  # in place: z → μ + σ (±√ρ Z + √(1 − ρ) e) → the input
+            x *= np.sqrt(1.0 - rho)
+            x += sign * common
+            x *= sigma
+            x += mu
+            x = expit(x) if rate else np.exp(x, out=x)
+            at += k
+            if k == len(base):
+                out.append(np.ascontiguousarray(x))
+            else:
+                vals = np.repeat(base[None, :], c, axis=0)
+                vals[:, u] = x
+                out.append(vals)
         return DrawBlock(*out)
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n // BLOCK)
+
+    def span(self, i: int) -> slice:
+        """Positions of block ``i``'s draws."""
+        return slice(i * BLOCK, min(self.n, (i + 1) * BLOCK))
 
     def blocks(self) -> Iterator[tuple[slice, DrawBlock]]:
         """(positions, draws) block by block."""
-        for i in range(-(-self.n // BLOCK)):
-            yield slice(i * BLOCK, min(self.n, (i + 1) * BLOCK)), self.block(i)
+        for i in range(self.n_blocks):
+            yield self.span(i), self.block(i)
 
     def all(self) -> DrawBlock:
         """Every draw in one block."""

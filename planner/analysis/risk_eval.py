@@ -10,6 +10,8 @@ processed in blocks (bounded memory); no loop runs per draw or per cell.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,13 +28,13 @@ def family_customers(kind: int, a: Float | float, b: Float, s: Float, x: Float) 
     (points curves are evaluated by :func:`planner.core.curves.evaluate`).  Works in one
     buffer of the broadcast shape (the draws' arrays are large)."""
     with np.errstate(all="ignore"):
+        if kind == SATURATION:  # a (1 − e^(−x/b)) = −a · expm1(x / −b); −b is small
+            u = np.divide(x, np.negative(b))
+            np.expm1(u, out=u)
+            return np.multiply(u, np.negative(a), out=u)
         u = np.divide(x, b)
         if kind == LINEAR:
             return np.minimum(a, u, out=u)
-        if kind == SATURATION:  # a (1 − e^(−u)) = −a · expm1(−u)
-            np.negative(u, out=u)
-            np.expm1(u, out=u)
-            return np.multiply(u, np.negative(a), out=u)
         if kind == HILL:
             np.power(u, s, out=u)
             w = u / (1.0 + u)
@@ -109,11 +111,14 @@ class PlanOnDraws:
     """Evaluates one spend (per cell-period) on draws; the layout work is done once.
 
     Cells whose ``a`` and ``b`` are certain give the same customers on every draw: they are
-    evaluated once.  The others are sorted by (family, program, segment), so each family is
-    a slice and each (program, segment) group within it sums with one ``reduceat``.
+    evaluated once.  The others are evaluated family by family as (period, draw, cell)
+    arrays, cells sorted by (program, segment) so that each group sums with one
+    ``reduceat``.  Blocks of draws run on ``workers`` threads (numpy
+    releases the GIL); each block's figures depend on its draws only, so the result does
+    not depend on the number of workers.
     """
 
-    def __init__(self, ix: Index, spend: Float, draws: Draws):
+    def __init__(self, ix: Index, spend: Float, draws: Draws, workers: int | None = None):
         self.ix = ix
         K, P, S = ix.K, ix.P, ix.S
         cs: CurveSet = ix.curves
@@ -130,13 +135,13 @@ class PlanOnDraws:
         self.families = []
         for kd in np.unique(cs.kind[varies]):
             cells = np.flatnonzero(varies & (cs.kind == kd))
-            cells = cells[np.argsort(group[cells], kind="stable")]
+            cells = cells[np.argsort(group[cells], kind="stable")]  # groups contiguous
             g = group[cells]
             starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+            xf = x[:, None, cells]
             b_fixed = not b_unc[cells].any()
-            xf = x[:, cells]
             shape = family_customers(int(kd), 1.0, cs.b[cells], cs.s[cells], xf) if b_fixed and kd != LINEAR else None
-            self.families.append((int(kd), cells, starts, g[starts], xf, sigma[:, cells], cs.s[cells], shape))
+            self.families.append((int(kd), cells, starts, g[starts], sigma[:, None, cells], xf, cs.s[cells], shape))
         d = ix.discount
         rho = np.array([sg.referral_rate for sg in ix.scenario.segments], dtype=float)
         self.w_acq = d[:-1, None] / (1.0 - rho)[None, :]  # (P, S): value of a new customer per unit L
@@ -148,22 +153,22 @@ class PlanOnDraws:
         self.seg_disc_spend = np.bincount(ix.kt_seg, weights=ix.kt_discount * spend, minlength=S)
         self.has_ret = bool((ix.kt_prog == RET).any())
         self.draws = draws
+        self.workers = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
 
     def raw_customers(self, a: Float, b: Float) -> Float:
         """Customers per (draw, period, program·S + segment) before caps, for draws of
         ``a`` and ``b`` of shape (draws, K)."""
         C = a.shape[0]
-        full = np.repeat(self.base[None], C, axis=0)
-        for kd, cells, starts, grp, xf, sig, s, shape in self.families:
-            ac = a[:, None, cells]
+        full = np.repeat(self.base[:, None, :], C, axis=1)  # (P, C, 2S)
+        for kd, cells, starts, grp, sig, xf, s, shape in self.families:
+            ac = a[None, :, cells]
             if shape is not None:  # b certain: f = a · shape(x / b)
                 f = ac * shape
             else:
-                bc = b[:, None, cells]
-                f = family_customers(kd, ac, bc, s, xf)
+                f = family_customers(kd, ac, b[None, :, cells], s, xf)
             f *= sig
             full[:, :, grp] += np.add.reduceat(f, starts, axis=2)
-        return full
+        return full.transpose(1, 0, 2)
 
     def outcomes(self) -> Outcomes:
         """Every figure on every draw, block by block (bounded memory)."""
@@ -171,11 +176,21 @@ class PlanOnDraws:
         value = np.empty((n, ix.S))
         new = np.empty(n)
         ret = np.empty(n)
-        for sl, blk in self.draws.blocks():  # blocks of draws, not one draw at a time
+
+        def run(i: int) -> None:
+            sl, blk = self.draws.span(i), self.draws.block(i)
             A, R = self._capped(blk.a, blk.b, blk.retention)
             per_l = (A * self.w_acq).sum(axis=1) + (R * self.w_ret).sum(axis=1)
             value[sl] = lifetimes(ix, blk.margin, blk.retention) * per_l
             new[sl], ret[sl] = A.sum(axis=(1, 2)), R.sum(axis=(1, 2))
+
+        blocks = range(self.draws.n_blocks)  # blocks of draws, not one draw at a time
+        if self.workers == 1:
+            for i in blocks:
+                run(i)
+        else:
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(run, blocks))
         return Outcomes(value.sum(axis=1), new, ret, value, self.total_spend, self.disc_spend,
                         self.acq_spend, self.seg_disc_spend)
 

@@ -10,8 +10,9 @@ A sample-average problem built as a scenario the engine solves as it is:
   retention rate: the scenario's objective is then the average objective over the draws.
   An average of concave curves is concave, so the LP stays an LP.
 * ``g`` is sampled on the breakpoints of the base curve's chord bands (at the scenario's
-  ``pwl_tolerance``), resampled to the same number of knots per cell and refined twice
-  as fine; cells whose ``a`` and ``b`` are certain keep their curve.
+  ``pwl_tolerance``), resampled to the same number of knots in every cell (the most any
+  cell needs, so each cell's knots are at least as fine as its bands); cells whose ``a``
+  and ``b`` are certain keep their curve.
 
 Caps (prospects, customers at risk) and customer constraints then apply to ``g``, the
 value-weighted mean of the drawn customers (the plain mean when values are certain or
@@ -29,19 +30,19 @@ from planner.core.scenario_arrays import Index
 from planner.scenario.models import CurvePoint, Scenario
 from planner.scenario.ranges import RANGES
 
-#: knots per uncertain cell: between these, twice the base curve's chord bands
-MIN_KNOTS, MAX_KNOTS = 16, 128
+#: knots per uncertain cell: the most breakpoints any cell's chord bands have, within these
+MIN_KNOTS, MAX_KNOTS = 16, 96
 
 
 def _knots(ix: Index, cells: np.ndarray) -> Float:
     """(cells, M) increasing positive spends: the base chord breakpoints of each cell,
-    resampled to the same count M and made twice as fine."""
+    resampled to the same count M (the largest count, within the bounds)."""
     cap = np.zeros(ix.K)
     cap[cells] = ix.spend_cap()[cells]
     bands = chord_bands(ix.curves, cap, ix.scenario.settings.pwl_tolerance)
     bc, bz = bands.breakpoints()
     counts = np.bincount(bc, minlength=ix.K)[cells]
-    m = int(np.clip(2 * counts.max(initial=1), MIN_KNOTS, MAX_KNOTS))
+    m = int(np.clip(counts.max(initial=1), MIN_KNOTS, MAX_KNOTS))
     start = np.r_[0, np.cumsum(np.bincount(bc, minlength=ix.K))][cells]
     # breakpoint "index" of knot j of a cell with n breakpoints: j / (m - 1) · (n - 1)
     pos = np.linspace(0.0, 1.0, m)[None, :] * np.maximum(counts - 1, 0)[:, None]
@@ -95,7 +96,9 @@ def robust_scenario(ix: Index, draws: Draws) -> Scenario:
         c = sc.curves[k]
         curves[k] = c.model_copy(update={"curve": "points", "a": None, "b": None, "shape": None,
                                          "a_low": None, "a_high": None, "b_low": None, "b_high": None})
-        points += [CurvePoint(segment=c.segment, channel=c.channel, program=c.program, spend=float(x), customers=float(y))
+        # finite spends > 0 and customers >= 0 by construction: no validation per knot
+        points += [CurvePoint.model_construct(segment=c.segment, channel=c.channel, program=c.program,
+                                              spend=float(x), customers=float(y))
                    for x, y in zip(z[i], g[i], strict=True)]
     base_life = ix.lifetime
     segments = []
