@@ -111,9 +111,9 @@ class PlanOnDraws:
     """Evaluates one spend (per cell-period) on draws; the layout work is done once.
 
     Cells whose ``a`` and ``b`` are certain give the same customers on every draw: they are
-    evaluated once.  The others are evaluated family by family as (period, draw, cell)
+    evaluated once.  The others are evaluated family by family as (period, cell, draw)
     arrays, cells sorted by (program, segment) so that each group sums with one
-    ``reduceat``.  Blocks of draws run on ``workers`` threads (numpy
+    ``reduceat`` over whole rows of draws.  Blocks of draws run on ``workers`` threads (numpy
     releases the GIL); each block's figures depend on its draws only, so the result does
     not depend on the number of workers.
     """
@@ -138,10 +138,11 @@ class PlanOnDraws:
             cells = cells[np.argsort(group[cells], kind="stable")]  # groups contiguous
             g = group[cells]
             starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-            xf = x[:, None, cells]
+            xf = x[:, cells, None]
             b_fixed = not b_unc[cells].any()
-            shape = family_customers(int(kd), 1.0, cs.b[cells], cs.s[cells], xf) if b_fixed and kd != LINEAR else None
-            self.families.append((int(kd), cells, starts, g[starts], sigma[:, None, cells], xf, cs.s[cells], shape))
+            s_f = cs.s[cells, None]
+            shape = family_customers(int(kd), 1.0, cs.b[cells, None], s_f, xf) if b_fixed and kd != LINEAR else None
+            self.families.append((int(kd), cells, starts, g[starts], sigma[:, cells, None], xf, s_f, shape))
         d = ix.discount
         rho = np.array([sg.referral_rate for sg in ix.scenario.segments], dtype=float)
         self.w_acq = d[:-1, None] / (1.0 - rho)[None, :]  # (P, S): value of a new customer per unit L
@@ -159,16 +160,16 @@ class PlanOnDraws:
         """Customers per (draw, period, program·S + segment) before caps, for draws of
         ``a`` and ``b`` of shape (draws, K)."""
         C = a.shape[0]
-        full = np.repeat(self.base[:, None, :], C, axis=1)  # (P, C, 2S)
+        full = np.repeat(self.base[:, :, None], C, axis=2)  # (P, 2S, C): draws contiguous
         for kd, cells, starts, grp, sig, xf, s, shape in self.families:
-            ac = a[None, :, cells]
+            ac = a[:, cells].T  # (cells, C)
             if shape is not None:  # b certain: f = a · shape(x / b)
                 f = ac * shape
             else:
-                f = family_customers(kd, ac, b[None, :, cells], s, xf)
+                f = family_customers(kd, ac, b[:, cells].T, s, xf)
             f *= sig
-            full[:, :, grp] += np.add.reduceat(f, starts, axis=2)
-        return full.transpose(1, 0, 2)
+            full[:, grp, :] += np.add.reduceat(f, starts, axis=1)
+        return full.transpose(2, 0, 1)
 
     def outcomes(self) -> Outcomes:
         """Every figure on every draw, block by block (bounded memory)."""
