@@ -28,11 +28,12 @@ def family_customers(kind: int, a: Float | float, b: Float, s: Float, x: Float) 
     (points curves are evaluated by :func:`planner.core.curves.evaluate`).  Works in one
     buffer of the broadcast shape (the draws' arrays are large)."""
     with np.errstate(all="ignore"):
-        if kind == SATURATION:  # a (1 − e^(−x/b)) = −a · expm1(x / −b); −b is small
-            u = np.divide(x, np.negative(b))
+        # x · (1 / b): the reciprocal is taken on the smaller array, then one multiplication
+        if kind == SATURATION:  # a (1 − e^(−x/b)) = −a · expm1(x · (−1/b))
+            u = np.multiply(x, -1.0 / np.asarray(b))
             np.expm1(u, out=u)
             return np.multiply(u, np.negative(a), out=u)
-        u = np.divide(x, b)
+        u = np.multiply(x, 1.0 / np.asarray(b))
         if kind == LINEAR:
             return np.minimum(a, u, out=u)
         if kind == HILL:
