@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
+from planner.analysis.risk_draws import log_sd_from_jacobian, ranges_from_log_sd
 from planner.core.curves import CurveSet, evaluate
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock, excel_rows
 from planner.errors import Issue, ScenarioError
@@ -40,7 +41,7 @@ MIN_DISTINCT_SPENDS = 4
 MIN_R2 = 0.5
 MAX_ISSUES = 200
 CURVE_COLUMNS = ["segment", "channel", "program", "curve", "a", "b", "shape", "max_spend",
-                 "r2", "mape", "n_points", "aicc", "flag"]
+                 "a_low", "a_high", "b_low", "b_high", "r2", "mape", "n_points", "aicc", "flag"]
 _B_BOUNDS = (1e-3, 1e3)  # b / largest spend
 _A_BOUNDS = (1e-9, 1e6)  # a / largest customers
 _S_MIN = {"hill": 0.05, "power": 0.01}
@@ -104,8 +105,9 @@ def _bounds(name: str) -> tuple[list[float], list[float]]:
     return lo, hi
 
 
-def _fit_family(name: str, u: np.ndarray, v: np.ndarray, starts: int = 2) -> tuple[np.ndarray, float]:
-    """Best scaled parameters and RSS of one family on scaled data (u, v)."""
+def _fit_family(name: str, u: np.ndarray, v: np.ndarray, starts: int = 2) -> tuple[np.ndarray, float, np.ndarray]:
+    """Best scaled parameters, RSS and log-scale standard deviations of (a, b) of one
+    family on scaled data (u, v); b's is NaN for power (b is fixed)."""
     model, grid, _ = FAMILIES[name]
     basis, _ = model((1.0, *grid.T[:, :, None]), u[None, :], False)  # (G, n)
     gg, gv = (basis**2).sum(axis=1), basis @ v
@@ -129,7 +131,7 @@ def _fit_family(name: str, u: np.ndarray, v: np.ndarray, starts: int = 2) -> tup
 
     tlo = np.where(to_p, np.log(lo), lo)
     thi = np.where(to_p, np.log(hi), hi)
-    best_p, best_rss = np.r_[amp[0], grid[0]], np.inf
+    best_p, best_rss, best_sd = np.r_[amp[0], grid[0]], np.inf, np.full(2, np.nan)
     for g in np.argsort(rss)[:starts]:
         p0 = np.clip(np.r_[amp[g], grid[g]], np.array(lo) * 1.0001, np.array(hi) / 1.0001)
         t0 = np.where(to_p, np.log(p0), p0)
@@ -138,7 +140,8 @@ def _fit_family(name: str, u: np.ndarray, v: np.ndarray, starts: int = 2) -> tup
         r = float((res.fun**2).sum())
         if np.isfinite(r) and r < best_rss:
             best_p, best_rss = unpack(res.x), r
-    return best_p, best_rss
+            best_sd = np.r_[log_sd_from_jacobian(jac(res.x), r, len(u), nlog), np.nan][:2]
+    return best_p, best_rss, best_sd
 
 
 def aicc(rss: float, n: int, k: int) -> float:
@@ -161,7 +164,7 @@ def _fit_cell(x: np.ndarray, y: np.ndarray) -> tuple[list[dict], str, str]:
     n, fits = len(x), []
     floor = 1e-12 * float((v**2).sum())
     for name, (_, _, k) in FAMILIES.items():
-        p, rss_s = _fit_family(name, u, v)
+        p, rss_s, log_sd = _fit_family(name, u, v)
         A, rest = float(p[0]), list(map(float, p[1:]))
         if name == "power":
             a, b, s = A * Y, X, rest[0]
@@ -171,7 +174,8 @@ def _fit_cell(x: np.ndarray, y: np.ndarray) -> tuple[list[dict], str, str]:
         edge = bool(p[1] >= _B_BOUNDS[1] * 0.999) if name != "power" else s >= 0.999
         rss = max(rss_s, floor) * Y**2
         fits.append({"curve": name, "a": a, "b": b, "shape": s, "rss": rss,
-                     "aicc": aicc(rss, n, k), "aic": _aic(rss, n, k), "k": k, "linear_edge": edge})
+                     "aicc": aicc(rss, n, k), "aic": _aic(rss, n, k), "k": k, "linear_edge": edge,
+                     "log_sd": log_sd})
     crit = "aicc" if any(np.isfinite(f["aicc"]) for f in fits) else "aic"
     chosen = min(fits, key=lambda f: (f[crit], f["k"]))["curve"]
     return fits, chosen, crit
@@ -236,6 +240,7 @@ class FitReport:
         block and scatter chart per cell: observed customers and the fitted curve on a spend
         grid) and ``Fit Families`` (every family's fit and ΔAICc)."""
         fmt = {"a": "number", "b": "number", "shape": "number", "max_spend": "currency",
+               **dict.fromkeys(("a_low", "a_high", "b_low", "b_high"), "number"),
                "r2": "ratio", "mape": "percent", "n_points": "integer", "aicc": "number"}
         blocks, charts = [], []
         cs = _curve_set(self.curves)
@@ -315,6 +320,7 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
         flags = []
         row = {"segment": seg, "channel": ch, "program": prog, "curve": None, "a": np.nan,
                "b": np.nan, "shape": np.nan, "max_spend": float(x.max()) * max_spend_factor,
+               "a_low": np.nan, "a_high": np.nan, "b_low": np.nan, "b_high": np.nan,
                "r2": np.nan, "mape": np.nan, "n_points": len(x), "aicc": np.nan}
         if not (y[pos] > 0).any():
             flags.append("no customers at any positive spend: no curve can be fitted")
@@ -331,6 +337,9 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
                     "criterion": crit, "delta": f[crit] - best, "chosen": f["curve"] == chosen})
             f = next(f for f in fits if f["curve"] == chosen)
             row.update(curve=chosen, a=f["a"], b=f["b"], shape=f["shape"], aicc=f["aicc"])
+            # P10 / P90 of a and b from the fit's covariance (DESIGN §7; planner risk)
+            (row["a_low"], row["b_low"]), (row["a_high"], row["b_high"]) = ranges_from_log_sd(
+                np.array([f["a"], f["b"]]), f["log_sd"])
             if n_distinct < MIN_DISTINCT_SPENDS:
                 flags.append(f"too few points: {n_distinct} distinct spends (< {MIN_DISTINCT_SPENDS})")
             if f["linear_edge"]:

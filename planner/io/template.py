@@ -91,6 +91,10 @@ SETTINGS_HELP: dict[str, tuple[str, str | None, str | None]] = {
     "pwl_tolerance": ("Curve approximation tolerance, (0, 0.1] (default 0.001).", None, "(0,0.1]"),
     "solver": ("auto (default), highs or cbc.", None, '"auto,highs,cbc"'),
     "time_limit_s": ("Seconds the solver may take (default 60).", "integer", ">0"),
+    "risk_draws": ("planner risk: Monte Carlo draws of the uncertain inputs, at least 10 (default 1000).", "integer", ">0"),
+    "risk_seed": ("planner risk: random seed; the same seed gives the same figures (default 0).", "integer", None),
+    "risk_correlation": ("planner risk: 0 (default) draws every range independently; up to 1 moves them "
+                         "together (one common factor: higher a, margin and retention with lower b).", None, "[0,1]"),
 }
 
 COLUMN_HELP: dict[str, str] = {
@@ -114,6 +118,14 @@ COLUMN_HELP: dict[str, str] = {
     "a": "Scale: customers per period at saturation (linear: the cap).",
     "b": "Spend scale (linear: cost per customer).",
     "shape": "Shape s of hill and power curves.",
+    "a_low": "Optional P10 of a (planner risk); with a_high. Blank: a is certain.",
+    "a_high": "Optional P90 of a (planner risk); a_low <= a <= a_high.",
+    "b_low": "Optional P10 of b (planner risk); with b_high. Blank: b is certain.",
+    "b_high": "Optional P90 of b (planner risk); b_low <= b <= b_high.",
+    "margin_low": "Optional P10 of margin_per_period (planner risk); with margin_high.",
+    "margin_high": "Optional P90 of margin_per_period (planner risk).",
+    "retention_low": "Optional P10 of retention_rate (planner risk), in (0, 1); with retention_high.",
+    "retention_high": "Optional P90 of retention_rate (planner risk), in (0, 1).",
     "spend": "Spend in one period (a point of the curve).",
     "multiplier": "Response multiplier of this channel in this period.",
     "name": "Your name for the constraint (shown in reports).",
@@ -130,7 +142,8 @@ _FORMATS: dict[str, str] = {
     "current_spend": "currency", "cost_per_contact": "currency", "margin_per_period": "currency",
     "spend": "currency", "customers": "integer", "prospects": "integer",
     "retention_rate": "percent", "referral_rate": "percent", "max_change": "percent",
-    "seasonality": "ratio", "multiplier": "ratio",
+    "seasonality": "ratio", "multiplier": "ratio", "margin_low": "currency", "margin_high": "currency",
+    "retention_low": "percent", "retention_high": "percent",
 }
 
 _SHEETS: tuple[tuple[str, type[Row]], ...] = (
@@ -181,7 +194,7 @@ def _checks(cols: list[str]) -> list[Validation]:
             out.append(_list(_rng(cols, c), '"<=,>=,="', COLUMN_HELP[c]))
         elif c == "operation":
             out.append(_list(_rng(cols, c), '"set,scale,add"', COLUMN_HELP[c]))
-        elif c in ("retention_rate", "referral_rate"):
+        elif c in ("retention_rate", "referral_rate", "retention_low", "retention_high"):
             out.append(Validation(_rng(cols, c), "decimal", "0", "0.999999", "between",
                                   error="A rate in [0, 1): 0.8 or 80%."))
         elif _FORMATS.get(c) in ("currency", "integer") or c in ("seasonality", "multiplier", "max_change"):
@@ -202,6 +215,8 @@ def _settings_sheet() -> TemplateSheet:
             formats[r] = fmt
         if check and check.startswith('"'):
             checks.append(_list(f"B{r}", check, help_text))
+        elif check == "[0,1]":
+            checks.append(Validation(f"B{r}", "decimal", "0", "1", "between", error="A number in [0, 1]."))
         elif check == "(0,0.1]":
             checks.append(Validation(f"B{r}", "decimal", "0.000001", "0.1", "between", error="A number in (0, 0.1]."))
         elif check:

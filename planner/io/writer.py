@@ -23,6 +23,7 @@ from planner.scenario.models import (
     SHEETS,
     Scenario,
 )
+from planner.scenario.ranges import RANGES
 
 # --------------------------------------------------------------------------- writing
 
@@ -30,8 +31,11 @@ _INPUT_FORMATS: dict[str, str] = {
     "budget": "currency", "min_spend": "currency", "max_spend": "currency",
     "current_spend": "currency", "cost_per_contact": "currency", "margin_per_period": "currency",
     "spend": "currency", "retention_rate": "percent", "referral_rate": "percent",
-    "max_change": "percent",
+    "max_change": "percent", "margin_low": "currency", "margin_high": "currency",
+    "retention_low": "percent", "retention_high": "percent",
 }
+#: the optional P10 / P90 columns (docs/design.md §7), written only when some row has one
+RANGE_COLUMNS = frozenset(c for _, _, lo, hi in RANGES for c in (lo, hi))
 
 
 def scenario_sheets(scenario: Scenario) -> list[SheetSpec]:
@@ -42,8 +46,10 @@ def scenario_sheets(scenario: Scenario) -> list[SheetSpec]:
     frame = pd.DataFrame(settings, columns=["setting", "value", excel.ROW_FORMAT]).astype(object)
     specs = [SheetSpec("Settings", [TableBlock(frame)], currency=cur)]
     for field, model in ROW_MODELS.items():
-        cols = list(model.model_fields)
-        rows = [[getattr(item, c) for c in cols] for item in getattr(scenario, field)]
+        items = getattr(scenario, field)
+        cols = [c for c in model.model_fields
+                if c not in RANGE_COLUMNS or any(getattr(it, c) is not None for it in items)]
+        rows = [[getattr(item, c) for c in cols] for item in items]
         frame = pd.DataFrame(rows, columns=cols, dtype=object)
         formats = {c: f for c, f in _INPUT_FORMATS.items() if c in cols}
         specs.append(SheetSpec(SHEETS[field], [TableBlock(frame, formats=formats)], currency=cur))  # type: ignore[arg-type]

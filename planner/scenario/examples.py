@@ -8,7 +8,7 @@ checks that the files and the code agree.
   ROI 50) can be checked by hand.
 * ``retail_quarterly`` — a retailer's year in quarters: six segments, seven channels,
   acquisition and retention, seasonality, period budgets, channel change limits,
-  finance constraints and what-ifs.
+  finance constraints, what-ifs and P10 / P90 ranges on curves and segment values.
 * ``subscription_churn`` — a monthly subscription business fighting high churn.
 """
 
@@ -104,6 +104,26 @@ _RETAIL_CURVES = [
     ("Web-first", "Paid Search", "acquisition", "saturation", 1_500, 50_000, None),
 ]
 
+# How sure each channel's curves are (planner risk): a's P10 / P90 are a / (1 + w) and
+# a · (1 + w); acquisition curves' b gets half that width.  Margins are known to ±10 %,
+# retention to -3 / +2 points.
+_RETAIL_WIDTH = {"Email": 0.15, "App Push": 0.2, "Paid Search": 0.15, "Paid Social": 0.25,
+                 "Direct Mail": 0.2, "TV": 0.4, "Affiliates": 0.3}
+
+
+def _retail_curve(s: str, c: str, p: str, k: str, a: float, b: float, sh: float | None) -> Curve:
+    w = _RETAIL_WIDTH[c]
+    wb = w / 2 if p == "acquisition" else None
+    return Curve(segment=s, channel=c, program=p, curve=k, a=a, b=b, shape=sh,
+                 a_low=round(a / (1 + w), 2), a_high=round(a * (1 + w), 2),
+                 b_low=round(b / (1 + wb), 2) if wb else None, b_high=round(b * (1 + wb), 2) if wb else None)
+
+
+def _retail_segment(n: str, c: float, p: float | None, m: float, r: float, f: float) -> Segment:
+    return Segment(segment=n, customers=c, prospects=p, margin_per_period=m, retention_rate=r,
+                   referral_rate=f, margin_low=round(m * 0.9, 2), margin_high=round(m * 1.1, 2),
+                   retention_low=round(r - 0.03, 3), retention_high=round(r + 0.02, 3))
+
 
 def retail_quarterly() -> Scenario:
     """A retailer's next year in quarters: six segments, seven channels, four quarters."""
@@ -115,14 +135,13 @@ def retail_quarterly() -> Scenario:
     ]
     return _as_in_file(Scenario(
         settings=Settings(scenario_name="Retail quarterly plan", currency="USD", periods_per_year=4,
-                          annual_discount_rate=0.10, clv_horizon_years=5, total_budget=1_700_000),
+                          annual_discount_rate=0.10, clv_horizon_years=5, total_budget=1_700_000,
+                          risk_correlation=0.3),
         periods=periods,
-        segments=[Segment(segment=n, customers=c, prospects=p, margin_per_period=m,
-                          retention_rate=r, referral_rate=f) for n, c, p, m, r, f in _RETAIL_SEGMENTS],
+        segments=[_retail_segment(*row) for row in _RETAIL_SEGMENTS],
         channels=[Channel(channel=n, current_spend=cur, max_change=mc, cost_per_contact=cpc,
                           min_spend=lo, max_spend=hi) for n, cur, mc, cpc, lo, hi in _RETAIL_CHANNELS],
-        curves=[Curve(segment=s, channel=c, program=p, curve=k, a=a, b=b, shape=sh)
-                for s, c, p, k, a, b, sh in _RETAIL_CURVES],
+        curves=[_retail_curve(*row) for row in _RETAIL_CURVES],
         seasonality=[
             SeasonalityRow(channel="TV", period="Q4", multiplier=1.5),
             SeasonalityRow(channel="Direct Mail", period="Q4", multiplier=1.35),

@@ -47,6 +47,7 @@ METRICS: tuple[str, ...] = Metric.__args__  # type: ignore[attr-defined]
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Rate = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+OpenRate = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1)]
 
 
@@ -94,6 +95,9 @@ class Settings(BaseModel):
     pwl_tolerance: Annotated[float, Field(gt=0, le=0.1)] = 0.001
     solver: Literal["auto", "highs", "cbc"] = "auto"
     time_limit_s: Pos = 60.0
+    risk_draws: Annotated[int, Field(ge=10, le=1_000_000)] = 1000
+    risk_seed: Annotated[int, Field(ge=0)] = 0
+    risk_correlation: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
 
     _lower_words = field_validator("objective", "solver", mode="before")(_lower)
 
@@ -113,6 +117,10 @@ class Segment(Row):
     referral_rate: Rate = 0.0
     min_spend: NonNeg | None = None
     max_spend: NonNeg | None = None
+    margin_low: Pos | None = None
+    margin_high: Pos | None = None
+    retention_low: OpenRate | None = None
+    retention_high: OpenRate | None = None
 
 
 class Channel(Row):
@@ -133,6 +141,10 @@ class Curve(Row):
     b: Pos | None = None
     shape: Pos | None = None
     max_spend: NonNeg | None = None
+    a_low: Pos | None = None
+    a_high: Pos | None = None
+    b_low: Pos | None = None
+    b_high: Pos | None = None
 
     _lower_words = field_validator("program", "curve", mode="before")(_lower)
 
@@ -416,7 +428,11 @@ def cross_check(s: Scenario) -> list[Issue]:
             if ch.cost_per_contact is None and any(c.channel == ch.channel and c.program == "retention" for c in s.curves):
                 issues.append(Issue("Channels", _row_of(ch, i), "cost_per_contact", None,
                                     "is required when a contacts_per_customer constraint applies (a number > 0)"))
+    from planner.scenario.ranges import range_issues  # the P10 / P90 columns (DESIGN §7)
+
+    issues += range_issues(s)
     for name, v in (("total_budget", s.settings.total_budget),):
         if not math.isfinite(v):
             issues.append(Issue("Settings", None, name, v, "is not a finite number"))
     return issues
+

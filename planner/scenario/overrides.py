@@ -36,6 +36,7 @@ from planner.scenario.models import (
     Settings,
     issues_from_validation,
 )
+from planner.scenario.ranges import moved_range
 
 __all__ = [
     "BASE", "apply_scenario", "check_scenarios",
@@ -285,7 +286,8 @@ class _Work:
             if not good:
                 return
             try:
-                fresh = type(items[j]).model_validate({**items[j].model_dump(), field: new})
+                fresh = type(items[j]).model_validate({**items[j].model_dump(), field: new,
+                                                       **moved_range(items[j], field, current, new)})
             except ValidationError as exc:
                 shown = "blank" if new is None else repr(new)
                 for issue in issues_from_validation(exc):
