@@ -193,3 +193,20 @@ def test_printout_uses_labels_and_json_keeps_keys() -> None:
     assert js["scenario"] == "Budget +20%" and js["workbook_scenario"] == "Retail quarterly plan"
     assert js["total_spend"] == pytest.approx(plan.summary["total_spend"])
     assert json_summary(plan, None)["scenario"] == "Budget +20%"
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9), min_size=1,
+                max_size=6), st.sampled_from(("currency", "number", "ratio", "percent", "integer", "precise")))
+@example([-0.004, 1500.0], "currency")
+@example([-0.0004, 0.5], "number")
+def test_written_cells_never_show_minus_zero(xs: list[float], kind: str) -> None:
+    from planner.io import excel
+
+    ws = openpyxl.Workbook().active
+    excel.render_sheet(ws, SheetSpec("S", [TableBlock(pd.DataFrame({"x": xs}), formats={"x": kind})]))
+    for x, row in zip(xs, ws.iter_rows(min_row=2, max_col=1), strict=True):
+        cell = row[0]
+        places = shown_decimals(cell.number_format)
+        assert places is not None
+        assert not (cell.value < 0 and round(cell.value, places) == 0), (x, cell.number_format)
+        assert abs(cell.value - x) < 10.0 ** -places

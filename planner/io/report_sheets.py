@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.core.figures import HEADLINE_KEYS, figure, format_figure
+from planner.core.figures import FIGURES, HEADLINE_KEYS, figure, format_figure
 from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, Plan
 from planner.core.sheet_spec import ChartSpec, Format, SheetSpec, TableBlock
 
@@ -53,6 +53,8 @@ def _formats(frame: pd.DataFrame, fixed: dict[str, Format] | None = None) -> dic
             continue
         if fixed and name in fixed:
             out[name] = fixed[name]
+        elif name in FIGURES and pd.api.types.is_numeric_dtype(frame[col]):
+            out[name] = FIGURES[name].kind
         elif (fmt := guess_format(name)) is not None and pd.api.types.is_numeric_dtype(frame[col]):
             out[name] = fmt
     return out
