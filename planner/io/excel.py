@@ -128,7 +128,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
     else:
         row = 1
         for i, note in enumerate(spec.notes):
-            for line in [note] if i == 0 else textwrap.wrap(note, _NOTE_CHARS + 30):
+            for line in [note] if i == 0 else textwrap.wrap(note, 2 * _NOTE_CHARS):
                 put(ws, row, 1, line).font = _TITLE if i == 0 else _NOTE
                 row += 1
         row += 1 if spec.notes else 0
@@ -151,7 +151,8 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
         ws.column_dimensions[get_column_letter(col)].width = _NOTE_CHARS
     _fit_to_width(ws)
     shown = [c for c in spec.charts if 0 <= c.block < len(placed)]
-    span = sheet_parts.block_width_cm(ws, 1, len(placed[0].columns)) if placed else 0.0
+    under = placed[:1] if spec.layout == "table" else placed  # charts as wide as the tables above them
+    span = max((sheet_parts.block_width_cm(ws, p.first_col, len(p.columns)) for p in under), default=0.0)
     width = max(9.0, min(_CHART_CM[0], span / max(1, len(shown)) - 0.4))
     for i, chart in enumerate(shown):
         anchor = sheet_parts.anchor_at(ws, chart_row, i * (width + 0.4), (width, _CHART_CM[1]))

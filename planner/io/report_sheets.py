@@ -144,8 +144,8 @@ def summary_sheet(plan: Plan) -> SheetSpec:
     blocks.append(TableBlock(pivot, "Spend by channel per period", {c: "currency" for c in pivot.columns[1:]},
                              "SpendByChannelPeriod"))
     if len(pivot.columns) > 1:
-        charts.insert(0, ChartSpec("stacked_bar", "Spend by channel per period", len(blocks) - 1, "period",
-                                   [str(c) for c in pivot.columns[1:]], "Period", f"Spend ({cur})",
+        charts.insert(0, ChartSpec("stacked_bar", "Spend by channel and period", len(blocks) - 1, "channel",
+                                   [str(c) for c in pivot.columns[1:]], "Channel", f"Spend ({cur})",
                                    y_format="compact"))
     if not plan.active_customers.empty:
         blocks.append(_block(plan.active_customers, "Active customers: baseline vs plan", name="ActiveCustomers"))
@@ -160,12 +160,14 @@ def summary_sheet(plan: Plan) -> SheetSpec:
 
 
 def _spend_pivot(alloc: pd.DataFrame, periods: list[str], channels: list[str]) -> pd.DataFrame:
+    """Spend with one row per channel and one column per period (periods are few, channels
+    may be many: the table stays as narrow as the others)."""
     if alloc.empty:
-        return pd.DataFrame({"period": periods})
-    pv = alloc.pivot_table(index="period", columns="channel", values="spend", aggfunc="sum", fill_value=0.0)
-    pv = pv.reindex(index=periods, columns=[c for c in channels if c in pv.columns], fill_value=0.0)
+        return pd.DataFrame({"channel": channels})
+    pv = alloc.pivot_table(index="channel", columns="period", values="spend", aggfunc="sum", fill_value=0.0)
+    pv = pv.reindex(index=[c for c in channels if c in pv.index], columns=periods, fill_value=0.0)
     pv.columns = [str(c) for c in pv.columns]
-    return pv.rename_axis("period").reset_index()
+    return pv.rename_axis("channel").reset_index()
 
 
 def constraints_sheet(plan: Plan) -> SheetSpec:
