@@ -103,8 +103,7 @@ def load(path: Path, scenario_name: str | None = None, solver: str | None = None
         if scenario_name:
             scenario = overrides.apply_scenario(scenario, scenario_name)
     if solver:
-        settings = scenario.settings.model_copy(update={"solver": solver.lower()})
-        scenario = scenario.model_copy(update={"settings": settings})
+        scenario = scenario.with_settings(solver=solver.lower())
     return scenario
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from planner._version import __version__
 from planner.core.curves import Bands, chord_bands, densify
 from planner.core.linear_program import Model, build_model, build_rows, out_of_order, undercut_cells
 from planner.core.plan import Plan
@@ -512,8 +513,6 @@ class Optimizer:
         return plan
 
     def _info(self, sol: Solution, started: datetime, solve_s: float, rounds: int, model: Model) -> dict:
-        from planner import __version__
-
         n_row, n_col = model.lp.shape
         return {
             "tool": "planner", "version": __version__, "started": started.isoformat(timespec="seconds"),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner._version import __version__
 from planner.core.figures import FIGURES, HEADLINE_KEYS, figure, format_figure
 from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, Plan
 from planner.core.sheet_spec import ChartSpec, Format, SheetSpec, TableBlock
@@ -192,8 +193,6 @@ def constraints_sheet(plan: Plan) -> SheetSpec:
 
 def run_info_sheet(plan: Plan, source: str | Path | None = None) -> SheetSpec:
     """The ``Run Info`` sheet: tool version, time, input file and its SHA-256, solver, status."""
-    from planner import __version__
-
     info: dict[str, Any] = {
         "tool": "planner",
         "version": __version__,

@@ -251,6 +251,24 @@ class Scenario(BaseModel):
     def periods_list(self) -> list[str]:
         return [p.period for p in self.periods]
 
+    def with_settings(self, **changes: Any) -> Scenario:
+        """A copy with some settings changed (checked like the Settings sheet).
+
+        Examples
+        --------
+        >>> s = Scenario(settings=Settings(total_budget=1000), segments=[Segment(segment="All",
+        ...     margin_per_period=10, retention_rate=0.5)],
+        ...     channels=[Channel(channel="Email")], curves=[Curve(segment="All", channel="Email",
+        ...     program="acquisition", curve="linear", b=20)])
+        >>> s.with_settings(total_budget=2500).settings.total_budget
+        2500.0
+        """
+        try:
+            settings = Settings.model_validate({**self.settings.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ScenarioError(issues_from_validation(exc)) from None
+        return self.model_copy(update={"settings": settings})
+
 
 def _row_of(item: Any, index: int) -> int:
     row = getattr(item, "_row", None)

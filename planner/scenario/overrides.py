@@ -179,8 +179,7 @@ def check_scenarios(scenario: Scenario) -> list[Issue]:
 
 def with_budget(scenario: Scenario, total_budget: float) -> Scenario:
     """A copy of ``scenario`` with another total budget (no other change)."""
-    settings = scenario.settings.model_copy(update={"total_budget": float(total_budget)})
-    return scenario.model_copy(update={"settings": settings})
+    return scenario.with_settings(total_budget=float(total_budget))
 
 
 # ---------------------------------------------------------------------------------------
