@@ -170,6 +170,8 @@ def test_summary_opens_with_a_brief(tmp_path: Path) -> None:
     head = spec.blocks[0].frame
     assert list(head["Key"]) == HEADLINE_KEYS and list(head["Figure"][:2]) == ["Total spend", "Total value"]
     assert ROW_FORMAT in head and spec.breaks == [1]
+    more = next(b.frame for b in spec.blocks if b.name == "MoreFigures").set_index("Key")["Value"]
+    assert more["scenario"] == "Base" and more["workbook_scenario"] == "Retail quarterly plan"
     assert {c.y_format for c in spec.charts} == {"compact"}
 
 

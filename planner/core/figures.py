@@ -52,8 +52,8 @@ _ALL = [
     Figure("discounted_spend", "Discounted spend", "currency", "spend discounted to today"),
     Figure("flat_spend", "Spend on flat curves", "currency", "spend where a curve no longer responds"),
     Figure("currency", "Currency", "text", "currency of every money figure"),
-    Figure("scenario", "Scenario", "text", "the scenario (what-if) the plan is for"),
-    Figure("workbook", "Workbook scenario", "text", "the name of the scenario workbook"),
+    Figure("scenario", "Scenario", "text", "the what-if applied (Base: the workbook as it is)"),
+    Figure("workbook_scenario", "Workbook scenario", "text", "the scenario name the workbook gives"),
     # frontier and comparison columns
     Figure("budget", "Total budget", "currency", "total budget of the frontier point"),
     Figure("spend", "Spend", "currency", "money spent"),

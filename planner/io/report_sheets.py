@@ -125,7 +125,9 @@ def summary_sheet(plan: Plan) -> SheetSpec:
     and period, spend by channel per period, active customers and the remaining figures."""
     s = plan.scenario
     cur = _currency(plan)
-    summary = dict(plan.summary)
+    what_if = plan.run_info.get("what_if")
+    # as in --json: the what-if applied, and the workbook's own name
+    summary = dict(plan.summary) | {"scenario": what_if or "Base", "workbook_scenario": s.name}
     summary.setdefault("status", plan.status)
     blocks = [TableBlock(_headline_table(HEADLINE_KEYS, summary), "Headline figures", name="Headlines")]
     alloc = plan.allocation
@@ -153,7 +155,6 @@ def summary_sheet(plan: Plan) -> SheetSpec:
     more = [k for k in summary if k not in HEADLINE_KEYS]
     if more:
         blocks.append(TableBlock(_headline_table(more, summary), "More figures", name="MoreFigures"))
-    what_if = plan.run_info.get("what_if")
     title = f"{s.name}" + (f", scenario {what_if}" if what_if else "") + f": {plan.status}"
     notes = [title + (f" ({plan.message})" if plan.message and not plan.ok else ""), brief(plan)]
     notes += [f"Warning: {w}" for w in plan.warnings]
