@@ -424,9 +424,9 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
 def compare(input_path: Path, output: Path, solver: str | None, quiet: bool) -> None:
     """Optimise Base and every scenario of the Scenarios sheet, side by side.
 
-    Writes a Comparison sheet: headline figures per scenario, the change against Base and
-    spend by channel, with charts. A scenario without a plan is reported, not fatal;
-    Base must have one.
+    Writes a Comparison sheet (headline figures per scenario and the change against Base)
+    and a Comparison Spend sheet (spend by channel), with charts. A scenario without a plan
+    is reported, not fatal; Base must have one.
 
     \b
     Example:

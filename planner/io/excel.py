@@ -100,7 +100,7 @@ class _Placed:
 
 
 #: A chart's size (cm) and the rows it covers; notes are wrapped to this many characters.
-_CHART_CM, _CHART_ROWS, _NOTE_CHARS = (14.0, 7.5), 16, 60
+_CHART_CM, _CHART_ROWS, _NOTE_CHARS = (14.0, 7.5), 16, 45
 
 
 def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
