@@ -195,6 +195,9 @@ def _table(frame: pd.DataFrame, kinds: dict[str, str], currency: str = "", label
     """A frame as indented text, its columns formatted by ``kinds`` (headers by their
     catalogue label when ``labels``)."""
     shown = frame.copy()
+    for col in shown.columns:
+        if pd.api.types.is_float_dtype(shown[col]):
+            shown[col] = shown[col] + 0.0  # -0.0 + 0.0 is 0.0: no "-0.0" in the printout
     for col, kind in kinds.items():
         if col in shown:
             shown[col] = [fmt(v, kind, "") for v in shown[col]]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import planner
 from planner.analysis.compare import compare
 from planner.analysis.frontier import frontier
-from planner.cli import fmt, json_summary, plan_summary
+from planner.cli import _table, fmt, json_summary, plan_summary
 from planner.core.figures import FIGURES, HEADLINE_KEYS, figure, format_figure
 from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
@@ -212,3 +212,9 @@ def test_written_cells_never_show_minus_zero(xs: list[float], kind: str) -> None
         assert places is not None
         assert not (cell.value < 0 and round(cell.value, places) == 0), (x, cell.number_format)
         assert abs(cell.value - x) < 10.0 ** -places
+
+
+def test_printed_tables_never_show_minus_zero() -> None:
+    frame = pd.DataFrame({"name": ["a", "b"], "x": [-0.0, -0.00001], "y": [-1e-12, 2.5]})
+    text = _table(frame.round(4), {"y": "ratio"})
+    assert "-0" not in text and "2.50" in text
