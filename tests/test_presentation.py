@@ -107,7 +107,11 @@ def test_result_tables_read_back_with_pandas_from_row_1(books: dict[str, Path]) 
     assert list(comp["scenario"]) == ["Base", "Budget +20%", "Email costs up", "TV capped"]
     assert comp.loc[0, "delta_net_value"] == 0 and comp["total_spend"].dtype.kind == "f"
     spend = pd.read_excel(books["compare"], sheet_name="Comparison Spend")
-    assert spend.drop(columns="scenario").sum(axis=1).to_numpy() == pytest.approx(comp["total_spend"].to_numpy())
+    channels = [c.channel for c in retail_quarterly().channels]
+    assert list(spend.columns[: len(channels) + 1]) == ["scenario", *channels]
+    assert spend[channels].sum(axis=1).to_numpy() == pytest.approx(comp["total_spend"].to_numpy())
+    for frame in (plan, report, front, comp, spend):  # notes beside a table add no rows
+        assert frame.iloc[:, 0].notna().all()
 
 
 def test_every_result_table_is_an_excel_table_with_a_stable_name(books: dict[str, Path]) -> None:

@@ -119,7 +119,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
         for block in spec.blocks:
             placed.append(_write_block(ws, block, 1, spec.currency, widths, first_col=col))
             col += len(placed[-1].columns) + 1
-        lines = [line for note in spec.notes for line in textwrap.wrap(note, _NOTE_CHARS)]
+        lines, width = sheet_parts.wrap_beside(spec.notes, _NOTE_CHARS, max(p.last_row for p in placed))
         for i, line in enumerate(lines):
             put(ws, 1 + i, col, line).font = _NOTE
         ws.freeze_panes = "A2"
@@ -148,7 +148,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
     for c, w in widths.items():
         ws.column_dimensions[get_column_letter(c)].width = max(9, min(60, w + 2))
     if spec.layout == "table" and spec.notes:
-        ws.column_dimensions[get_column_letter(col)].width = _NOTE_CHARS
+        ws.column_dimensions[get_column_letter(col)].width = width
     _fit_to_width(ws)
     shown = [c for c in spec.charts if 0 <= c.block < len(placed)]
     under = placed[:1] if spec.layout == "table" else placed  # charts as wide as the tables above them

@@ -9,6 +9,7 @@ table (ListObject) with a stable, workbook-unique name, and a chart from a
 from __future__ import annotations
 
 import re
+import textwrap
 from typing import Any
 
 from openpyxl.chart import BarChart, LineChart, Reference, ScatterChart, Series
@@ -197,3 +198,18 @@ def block_width_cm(ws: Worksheet, first_col: int, n: int) -> float:
     """Width (cm) of ``n`` columns from ``first_col``."""
     return sum((7 * (ws.column_dimensions[get_column_letter(c)].width or 8.43) + 5) / 37.8
                for c in range(first_col, first_col + n))
+
+
+def wrap_beside(notes: list[str], width: int, rows: int) -> tuple[list[str], int]:
+    """Notes wrapped into lines for a column beside a table of ``rows`` rows (header
+    included), widened until they take no more rows than the table, so that
+    ``pandas.read_excel`` sees no extra rows; returns the lines and the width used.
+
+    >>> wrap_beside(["a b c d e f"], 3, 2)
+    (['a b c d', 'e f'], 8)
+    """
+    while True:
+        lines = [line for note in notes for line in textwrap.wrap(note, width)]
+        if len(lines) <= max(rows, len(notes)) or width >= 400:
+            return lines, width
+        width += 5
