@@ -24,6 +24,7 @@ from planner import io, workflows
 from planner.analysis import compare as comparison
 from planner.analysis import frontier as budget_frontier
 from planner.analysis import risk as plan_risk
+from planner.core.figures import HEADLINE_KEYS, format_figure, kind_of, label_of
 from planner.core.plan import Plan
 from planner.engine import optimizer as engine
 from planner.errors import PlannerError, ScenarioError, SolverError
@@ -179,41 +180,41 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-_HEADLINES = [
-    ("total_spend", "Total spend", "money"), ("total_value", "Total value", "money"),
-    ("baseline_value", "Baseline value", "money"), ("net_value", "Net value", "money"),
-    ("roi", "ROI", "ratio"), ("new_customers", "New customers", "count"),
-    ("retained_customers", "Retained customers", "count"),
-    ("blended_cac", "Blended CAC", "money"), ("cost_per_retained", "Cost per retained", "money"),
-    ("unspent_budget", "Unspent budget", "money"),
-    ("budget_shadow_price", "Budget shadow price", "ratio"),
-    ("marginal_roi_of_budget", "Marginal ROI of budget", "ratio"),
-    ("optimality_gap_bound", "Optimality gap bound", "money"),
-]
+#: Headline figures of the printout: key, label and format kind, from the catalogue.
+_HEADLINES = [(k, label_of(k), kind_of(k)) for k in HEADLINE_KEYS if k != "status"]
+#: The printout's older kind names, kept for callers: money → currency, count → integer.
+_KINDS = {"money": "currency", "count": "integer"}
 
 
 def fmt(value: Any, kind: str = "number", currency: str = "") -> str:
-    """A figure as a planner reads it: thousands separators, '-' for missing."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "-" if value is None else str(value)
-    if not math.isfinite(x):
-        return "-"
-    if kind == "money":
-        return f"{x:,.{2 if abs(x) < 100 else 0}f} {currency}".rstrip()
-    if kind == "ratio" or (abs(x) < 10 and not x.is_integer()):
-        return f"{x:,.{2 if abs(x) >= 0.01 or x == 0 else 4}f}"
-    return f"{x:,.0f}"
+    """A figure as a planner reads it (:func:`planner.core.figures.format_figure`): money
+    whole from 1 000 up, counts whole, ratios with two decimals, rates as %, '-' for missing."""
+    return format_figure(value, _KINDS.get(kind, kind), currency)
 
 
-def _table(frame: pd.DataFrame, kinds: dict[str, str], currency: str = "") -> str:
+def _table(frame: pd.DataFrame, kinds: dict[str, str], currency: str = "", labels: bool = False) -> str:
+    """A frame as indented text, its columns formatted by ``kinds`` (headers by their
+    catalogue label when ``labels``)."""
     shown = frame.copy()
+    for col in shown.columns:
+        if pd.api.types.is_float_dtype(shown[col]):
+            shown[col] = shown[col] + 0.0  # -0.0 + 0.0 is 0.0: no "-0.0" in the printout
     for col, kind in kinds.items():
         if col in shown:
             shown[col] = [fmt(v, kind, "") for v in shown[col]]
+    if labels:
+        shown.columns = [label_of(str(c)) for c in shown.columns]
     text = shown.to_string(index=False)
     return "\n".join("  " + line for line in text.splitlines())
+
+
+def json_summary(plan: Plan, scenario_name: str | None = None) -> dict[str, Any]:
+    """The ``--json`` object: every Summary figure by key, ``scenario`` the what-if applied
+    (``Base`` when none) and ``workbook_scenario`` the workbook's own scenario name."""
+    out = jsonable(plan.summary or {"status": plan.status})
+    out["scenario"] = scenario_name or plan.run_info.get("what_if") or overrides.BASE
+    out["workbook_scenario"] = plan.scenario.name
+    return out
 
 
 def plan_summary(plan: Plan, top: int = 10) -> str:
@@ -225,15 +226,15 @@ def plan_summary(plan: Plan, top: int = 10) -> str:
     lines = [f"{title}: {plan.status}"]
     for key, label, kind in _HEADLINES:
         if key in plan.summary:
-            lines.append(f"  {label:<22}{fmt(plan.summary[key], kind, cur):>20}")
+            lines.append(f"  {label:<28}{fmt(plan.summary[key], kind, cur):>18}")
     alloc = plan.allocation
     if len(alloc):
         best = alloc.sort_values("spend", ascending=False).head(top)
         cols = [c for c in ("period", "segment", "channel", "program", "spend", "customers",
                             "roi", "marginal_roi") if c in best]
         lines += ["", f"Top allocations ({min(top, len(alloc))} of {len(alloc)}, {cur}):",
-                  _table(best[cols], {"spend": "number", "customers": "number", "roi": "ratio",
-                                      "marginal_roi": "ratio"})]
+                  _table(best[cols], {"spend": "number", "customers": "integer", "roi": "ratio",
+                                      "marginal_roi": "ratio"}, labels=True)]
     cons = plan.constraints
     if len(cons) and "binding" in cons:
         binding = cons[cons["binding"].astype(bool)]
@@ -242,7 +243,7 @@ def plan_summary(plan: Plan, top: int = 10) -> str:
             more = len(binding) - top
             lines += ["", f"Binding constraints ({len(binding)}):",
                       _table(binding[cols].head(top), {"limit": "number", "actual": "number",
-                                                       "shadow_price": "ratio"})]
+                                                       "shadow_price": "number"}, labels=True)]
             if more > 0:
                 lines.append(f"  ... and {more} more in the Constraints Report sheet")
     if plan.warnings:
@@ -342,7 +343,7 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
     \b
     Examples:
       planner optimize scenarios/retail_quarterly.xlsx -o plan.xlsx
-      planner optimize in.xlsx -o plan.xlsx --scenario "High budget" --json
+      planner optimize scenarios/retail_quarterly.xlsx -o plan.xlsx --scenario "Budget +20%" --json
     """
     if in_place and results_only:
         raise click.UsageError("--in-place and --results-only cannot be combined.")
@@ -363,14 +364,14 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
         warn("the solver stopped at its time limit: the plan meets every constraint but may "
              "not be optimal (raise time_limit_s in Settings).")
     if as_json and not plan.ok:
-        click.echo(json.dumps(jsonable(plan.summary or {"status": plan.status})))
+        click.echo(json.dumps(json_summary(plan, scenario_name)))
     check_plan(plan)
 
     with user_errors():
         result = io.write_plan(plan, str(output), source=str(input_path),
                                      results_only=results_only, in_place=in_place)
     if as_json:
-        click.echo(json.dumps(jsonable(plan.summary)))
+        click.echo(json.dumps(json_summary(plan, scenario_name)))
     elif not quiet:
         click.echo(plan_summary(plan))
     report_written(result, output, quiet or as_json)
@@ -414,9 +415,8 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
     if not quiet:
         cols = ["budget", "spend", "value", "net_value", "marginal_roi", "status"]
         click.echo(f"Budget frontier of {scenario.name} ({scenario.settings.currency}):")
-        click.echo(_table(result.table[cols], {"budget": "number", "spend": "number",
-                                               "value": "number", "net_value": "number",
-                                               "marginal_roi": "ratio"}))
+        click.echo(_table(result.table[cols], {c: kind_of(c) for c in cols[:-1]} | {"budget": "number",
+                          "spend": "number", "value": "number", "net_value": "number"}, labels=True))
         click.echo(f"  {result.note}")
     report_written(written, output, quiet)
 
@@ -428,9 +428,9 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
 def compare(input_path: Path, output: Path, solver: str | None, quiet: bool) -> None:
     """Optimise Base and every scenario of the Scenarios sheet, side by side.
 
-    Writes a Comparison sheet: headline figures per scenario, the change against Base and
-    spend by channel, with charts. A scenario without a plan is reported, not fatal;
-    Base must have one.
+    Writes a Comparison sheet (headline figures per scenario and the change against Base)
+    and a Comparison Spend sheet (spend by channel), with charts. A scenario without a plan
+    is reported, not fatal; Base must have one.
 
     \b
     Example:
@@ -450,7 +450,8 @@ def compare(input_path: Path, output: Path, solver: str | None, quiet: bool) -> 
         cols = ["scenario", "status", "total_spend", "total_value", "net_value", "roi",
                 "new_customers", "retained_customers"]
         click.echo(f"Scenarios compared ({scenario.settings.currency}):")
-        click.echo(_table(result.headline[cols], {k: "number" for k in cols[2:]} | {"roi": "ratio"}))
+        click.echo(_table(result.headline[cols], {k: "number" for k in cols[2:]}
+                          | {k: kind_of(k) for k in ("roi", "new_customers", "retained_customers")}, labels=True))
     report_written(written, output, quiet)
 
 

@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from planner.io import read_scenario, write_scenario
 
 import planner
 from planner.analysis.risk import plan_risk, summarize
@@ -28,6 +27,7 @@ from planner.core.curves import KINDS, CurveSet, evaluate
 from planner.core.scenario_arrays import Index
 from planner.engine.plan_assembly import headline, true_customers
 from planner.errors import ScenarioError
+from planner.io import read_scenario, write_scenario
 from planner.scenario.examples import retail_quarterly
 from planner.scenario.models import Channel, Curve, Period, Scenario, Segment, Settings
 from planner.scenario.overrides import apply_scenario

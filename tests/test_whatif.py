@@ -229,10 +229,11 @@ def test_compare_runs_base_and_every_scenario():
     spend = c.spend_by_channel.set_index("scenario")
     assert list(spend.columns) == list(CURVES)
     assert spend.sum(axis=1).to_numpy() == pytest.approx(h["total_spend"].to_numpy(), rel=1e-6)
-    (sheet,) = c.sheets()
-    assert sheet.name == "Comparison" and len(sheet.blocks) == 3
-    assert {ch.kind for ch in sheet.charts} == {"bar", "stacked_bar"}
-    assert sheet.charts[1].ys == list(CURVES)
+    sheet, by_channel = c.sheets()
+    assert sheet.name == "Comparison" and [b.name for b in sheet.blocks] == ["Comparison"]
+    assert by_channel.name == "Comparison Spend" and [b.name for b in by_channel.blocks] == ["ComparisonSpend"]
+    assert [ch.kind for ch in sheet.charts + by_channel.charts] == ["bar", "stacked_bar"]
+    assert by_channel.charts[0].ys == list(CURVES)
 
 
 def test_compare_refuses_before_solving_when_any_scenario_is_bad(monkeypatch):
@@ -310,10 +311,10 @@ def test_frontier_spend_per_channel_matches_the_closed_form(objective):
             assert got.get(channel, 0.0) == pytest.approx(x, abs=5e-3 * max(budget, 1)), (budget, channel)
 
 
-def test_frontier_sheet_has_a_line_chart():
+def test_frontier_sheet_has_scatter_charts_with_a_numeric_budget_axis():
     (sheet,) = frontier(make_scenario(), points=3).sheets()
-    assert sheet.name == "Frontier"
-    assert [c.kind for c in sheet.charts] == ["line", "line"]
+    assert sheet.name == "Frontier" and sheet.layout == "table" and sheet.blocks[0].name == "Frontier"
+    assert [c.kind for c in sheet.charts] == ["scatter", "scatter"]
     assert sheet.charts[0].x == "budget" and "value" in sheet.charts[0].ys
     assert list(sheet.blocks[0].frame.columns[:6]) == [
         "budget", "spend", "value", "net_value", "marginal_roi", "incremental_roi"]

@@ -14,7 +14,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from xlsx_fixtures import GOOD, hand_plan, make_book, sha256
 
 import planner
-from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, SUMMARY_KEYS
+from planner.core.figures import HEADLINE_KEYS
+from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.errors import OutputError
 from planner.io import excel, read_scenario, read_table, write_plan, write_scenario, write_sheets
@@ -86,11 +87,12 @@ def test_result_sheet_contents(tmp_path: Path) -> None:
     assert plan.freeze_panes == "A2"
     assert plan["E2"].value == 100_000 and "ZAR" in plan["E2"].number_format and "#,##0" in plan["E2"].number_format
     summary = wb["Summary"]
-    figures = {row[0].value: row[1] for row in summary.iter_rows() if row[0].value in SUMMARY_KEYS}
-    assert list(figures) == SUMMARY_KEYS
-    assert figures["total_value"].value == 5_000_000 and figures["baseline_value"].value == 0
-    assert figures["total_value"].row + 1 == figures["baseline_value"].row
-    assert "%" not in figures["roi"].number_format and figures["status"].value == "optimal"
+    # the headline figures: label, value, meaning and key (for scripts), an Excel table
+    figures = {row[3].value: row for row in summary.iter_rows(max_col=4) if row[3].value in HEADLINE_KEYS}
+    assert list(figures) == HEADLINE_KEYS and "Headlines" in summary.tables
+    assert figures["total_value"][1].value == 5_000_000 and figures["baseline_value"][1].value == 0
+    assert figures["total_spend"][0].value == "Total spend" and figures["roi"][0].value == "ROI"
+    assert "%" not in figures["roi"][1].number_format and figures["status"][1].value == "optimal"
     titles = {row[0].value for row in summary.iter_rows() if row[0].font.bold and row[0].font.size == 12}
     assert {"Headline figures", "By channel", "By segment", "By period", "Spend by channel per period"} <= titles
     assert len(summary._charts) == 2
@@ -226,8 +228,8 @@ def test_write_sheets_specs_and_charts(tmp_path: Path) -> None:
     write_sheets([spec], out, source=src)
     ws = openpyxl.load_workbook(out)["Frontier"]
     assert ws["A1"].value == "A note" and ws["A2"].value == INJECT and ws["A2"].data_type == "s"
+    assert ws["A1"].font.bold  # the first note is the title of a report-layout sheet
     assert ws["A4"].value == "Budget sweep" and ws["A5"].value == "budget"
-    assert ws.freeze_panes == "A6"
     assert "EUR" in ws["A7"].number_format and ws["C7"].number_format == "0.0%"
     assert len(ws._charts) == 2
 
@@ -275,7 +277,7 @@ def test_infeasible_plan_is_reported(tmp_path: Path) -> None:
     write_plan(plan, out)
     wb = openpyxl.load_workbook(out)
     assert [c.value for c in wb["Plan"][1]] == PLAN_COLUMNS and wb["Plan"].max_row == 1
-    status = [r[1].value for r in wb["Summary"].iter_rows() if r[0].value == "status"]
+    status = [r[1].value for r in wb["Summary"].iter_rows(max_col=4) if r[3].value == "status"]
     assert status == ["infeasible"]
     report = [c.value for row in wb["Constraints Report"].iter_rows() for c in row]
     assert "Too many" in report and any(str(v).startswith("Conflicts") for v in report)

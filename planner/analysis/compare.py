@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from planner.core.plan import SUMMARY_KEYS, Plan
+from planner.core.figures import HEADLINE_KEYS, kind_of, label_of
+from planner.core.plan import Plan
 from planner.core.sheet_spec import ChartSpec, Format, SheetSpec, TableBlock
 from planner.engine import optimizer as engine
 from planner.errors import ScenarioError
@@ -35,24 +36,17 @@ def summary_figure(summary: Mapping[str, Any], key: str, ok: bool = True) -> flo
         return math.nan
 
 
-_COUNTS = ("new_customers", "retained_customers")
-_DELTAS = ("total_spend", "total_value", "net_value", "roi", *_COUNTS)
+_DELTAS = ("total_spend", "total_value", "net_value", "roi", "new_customers", "retained_customers")
+#: Columns of the Comparison sheet's table, in order (the Comparison object keeps every figure).
+SHEET_COLUMNS = ["scenario", "status", "total_spend", "total_value", "net_value", "delta_net_value",
+                 "net_value_change", "roi", "new_customers", "retained_customers", "marginal_roi_of_budget"]
 
 
 def column_formats(columns: list[str]) -> dict[str, Format]:
-    """Excel number format of each result column (comparison and frontier tables)."""
-
-    def kind(c: str) -> Format:
-        c = c.removeprefix("delta_")
-        if c in ("scenario", "status"):
-            return "text"
-        if c in _COUNTS:
-            return "number"
-        if c.endswith("_change"):
-            return "percent"
-        ratios = ("roi", "marginal_roi", "incremental_roi", "budget_shadow_price")
-        return "ratio" if c in ratios else "currency"
-    return {c: kind(c) for c in columns}
+    """Excel number format of each result column (comparison and frontier tables), from the
+    catalogue of figures (:mod:`planner.core.figures`); a channel's spend is money."""
+    return {c: "text" if c == "scenario" else k if (k := kind_of(c)) != "number" else "currency"
+            for c in columns}
 
 
 @dataclass
@@ -77,22 +71,32 @@ class Comparison:
         return list(self.plans)
 
     def sheets(self) -> list[SheetSpec]:
-        """The ``Comparison`` result sheet: three tables, a bar and a stacked bar chart."""
+        """The ``Comparison`` sheet (one row per scenario: Excel table ``Comparison``, header
+        on row 1, notes to the right, a chart below) and the ``Comparison Spend`` sheet
+        (spend by channel per scenario: table ``ComparisonSpend`` and a stacked chart)."""
         channels = [c for c in self.spend_by_channel.columns if c != "scenario"]
         failed = [f"Scenario '{n}' has no plan: {p.status}. {p.message}".strip()
                   for n, p in self.plans.items() if not p.ok]
-        blocks = [TableBlock(self.headline, "Headline figures by scenario"),
-                  TableBlock(self.deltas, "Change against Base"),
-                  TableBlock(self.spend_by_channel, "Spend by channel")]
-        for b in blocks:
-            b.formats = column_formats(list(b.frame))
-        return [SheetSpec("Comparison", blocks, [
-            ChartSpec("bar", "Value and net value by scenario", 0, "scenario",
-                      ["total_value", "net_value"], "Scenario", self.currency),
-            ChartSpec("stacked_bar", "Spend by channel", 2, "scenario", channels, "Scenario",
-                      self.currency),
-        ], ["Base is the workbook as it is; every other scenario applies its rows of the "
-            "Scenarios sheet to Base.", *failed], self.currency)]
+        table = self.headline.join(self.deltas.drop(columns="scenario"))
+        table = table[[c for c in SHEET_COLUMNS if c in table]]
+        money = f"Money ({self.currency})"
+        labels = {k: label_of(k) for k in ("total_value", "net_value")}
+        notes = ["Base is the workbook as it is; every other scenario applies its rows of the "
+                 "Scenarios sheet to Base.", "delta_net_value and net_value_change: net value minus "
+                 f"Base's, and that change relative to Base's. Money in {self.currency}; spend by "
+                 "channel is on the Comparison Spend sheet.", *failed]
+        return [
+            SheetSpec("Comparison", [TableBlock(table, None, column_formats(list(table)), "Comparison")],
+                      [ChartSpec("bar", "Value and net value by scenario", 0, "scenario", ["total_value", "net_value"],
+                                 "Scenario", money, labels, y_format="compact")],
+                      notes, self.currency, layout="table"),
+            SheetSpec("Comparison Spend", [TableBlock(self.spend_by_channel, None,
+                                                      column_formats(list(self.spend_by_channel)), "ComparisonSpend")],
+                      [ChartSpec("stacked_bar", "Spend by channel", 0, "scenario", channels, "Scenario",
+                                 f"Spend ({self.currency})", y_format="compact")],
+                      [f"Spend by channel over the plan, per scenario ({self.currency})."], self.currency,
+                      layout="table"),
+        ]
 
 
 def compare(scenario: Scenario, progress: Progress | None = None) -> Comparison:
@@ -128,7 +132,7 @@ def compare(scenario: Scenario, progress: Progress | None = None) -> Comparison:
         plans[name] = engine.optimize(variant)
         if progress is not None:
             progress(i + 1, len(variants))
-    keys = [k for k in SUMMARY_KEYS if k != "status"]
+    keys = [k for k in HEADLINE_KEYS if k != "status"]
     headline = pd.DataFrame([{"scenario": n, "status": p.status, **{k: summary_figure(p.summary, k, p.ok) for k in keys}}
                              for n, p in plans.items()])
     base = headline.iloc[0]

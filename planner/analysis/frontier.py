@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from planner.analysis.compare import Progress, column_formats, summary_figure
+from planner.core.figures import label_of
 from planner.core.plan import Plan
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.engine import optimizer as engine
@@ -86,14 +87,17 @@ class Frontier:
 
     def sheets(self) -> list[SheetSpec]:
         """The ``Frontier`` result sheet: the table and two line charts."""
+        labels = {k: label_of(k) for k in ("budget", "value", "net_value", "spend", "marginal_roi")}
         return [SheetSpec("Frontier", [
-            TableBlock(self.table, "Budget frontier", column_formats(list(self.table)))], [
-            ChartSpec("line", "Value, net value and spend by total budget", 0, "budget",
-                      ["value", "net_value", "spend"], "Total budget", self.currency),
-            ChartSpec("line", "Marginal ROI by total budget", 0, "budget", ["marginal_roi"],
-                      "Total budget", "Marginal ROI"),
+            TableBlock(self.table, "Budget frontier", column_formats(list(self.table)), "Frontier")], [
+            ChartSpec("scatter", "Value, net value and spend by total budget", 0, "budget",
+                      ["value", "net_value", "spend"], f"Total budget ({self.currency})", self.currency,
+                      labels, "compact", "compact"),
+            ChartSpec("scatter", "Marginal ROI by total budget", 0, "budget", ["marginal_roi"],
+                      f"Total budget ({self.currency})", "Marginal ROI", labels, "compact", "ratio"),
         ], [f"Total budget swept from 0 to {self.table['budget'].max():,.0f} {self.currency}; "
-            "every other setting and constraint as in the scenario.", self.note], self.currency)]
+            "every other setting and constraint as in the scenario.", self.note], self.currency,
+            layout="table")]
 
 
 def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = None,

@@ -7,14 +7,13 @@ from typing import Any
 
 import pandas as pd
 
+from planner.core.figures import HEADLINE_KEYS
 from planner.scenario.models import Scenario
 
 PLAN_COLUMNS = ["period", "segment", "channel", "program", "spend", "customers", "value", "roi", "marginal_roi"]
-SUMMARY_KEYS = [
-    "total_spend", "total_value", "baseline_value", "net_value", "roi", "new_customers",
-    "retained_customers", "blended_cac", "cost_per_retained", "unspent_budget",
-    "budget_shadow_price", "optimality_gap_bound", "status",
-]
+#: Keys every plan's summary has: the headline figures of the catalogue
+#: (:mod:`planner.core.figures`, which names and formats them).
+SUMMARY_KEYS = HEADLINE_KEYS
 CONSTRAINT_COLUMNS = ["name", "metric", "sense", "limit", "actual", "slack", "binding", "shadow_price"]
 
 #: Plan statuses. ``optimal``: solved (MIP within its gap); ``feasible``: a time limit

@@ -15,7 +15,15 @@ import pandas as pd
 
 #: Number formats a column can ask for; the writer maps them to Excel formats
 #: (``currency`` uses the scenario's currency code).
-Format = Literal["currency", "number", "integer", "percent", "ratio", "text", "datetime"]
+#: ``compact`` is for chart axes (1.2M, 350K); ``general`` leaves the number as typed
+#: (0.001 stays 0.001); ``precise`` shows two to four decimals (shadow prices).
+Format = Literal["currency", "number", "integer", "percent", "ratio", "text", "datetime", "compact", "general",
+                 "precise"]
+#: How a sheet's blocks are placed.  ``report``: notes on top, titled blocks one below the
+#: other, charts to the right (the Summary).  ``table``: the first block's header on row 1
+#: with no title (``pandas.read_excel(path, sheet_name=...)`` reads it), further blocks and
+#: the notes to its right, charts below it.
+Layout = Literal["report", "table"]
 ChartKind = Literal["bar", "stacked_bar", "line", "scatter"]
 
 
@@ -23,7 +31,9 @@ ChartKind = Literal["bar", "stacked_bar", "line", "scatter"]
 class ChartSpec:
     """A chart drawn from one block of the sheet.
 
-    ``x`` names the category (or x-value) column, ``ys`` the series columns.
+    ``x`` names the category (or x-value) column, ``ys`` the series columns.  ``labels``
+    gives series and axis names for people (default: the column name); ``x_format`` and
+    ``y_format`` are the axes' number formats (``compact``: 1.2M).
     """
 
     kind: ChartKind
@@ -33,26 +43,37 @@ class ChartSpec:
     ys: list[str]
     x_title: str = ""
     y_title: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    x_format: Format | None = None
+    y_format: Format | None = None
 
 
 @dataclass
 class TableBlock:
-    """A titled table; blocks of one sheet are written one below the other."""
+    """A titled table, written as an Excel table (ListObject) named ``name`` when given
+    (a stable name scripts can look up; made unique in the workbook if taken)."""
 
     frame: pd.DataFrame
     title: str | None = None
     formats: dict[str, Format] = field(default_factory=dict)
+    name: str | None = None
 
 
 @dataclass
 class SheetSpec:
-    """One result sheet: blocks of tables, optional notes above them, optional charts."""
+    """One result sheet: blocks of tables, optional notes, optional charts, placed as
+    ``layout`` says; printed landscape, one page wide.
+
+    ``breaks`` are block indices a printed page starts at (the Summary's brief is page 1).
+    """
 
     name: str
     blocks: list[TableBlock]
     charts: list[ChartSpec] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     currency: str = "USD"
+    layout: Layout = "report"
+    breaks: list[int] = field(default_factory=list)
 
 
 def excel_rows(frame: pd.DataFrame) -> np.ndarray:

@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import os
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,6 @@ import openpyxl
 import openpyxl.xml
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.chart import BarChart, LineChart, Reference, ScatterChart, Series
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
@@ -30,8 +30,9 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
+from planner.core.sheet_spec import SheetSpec, TableBlock
 from planner.errors import OutputError, WorkbookError
+from planner.io import sheet_parts
 from planner.io import zip_preflight as xlsxzip
 from planner.io.grids import load_workbook, normalize_sheet, open_checked
 
@@ -45,24 +46,16 @@ _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=12)
 _NOTE = Font(italic=True, color="595959")
 _RULE = Border(bottom=Side(style="thin", color="808080"))
+_INDENT, _RIGHT = Alignment(horizontal="left", indent=1), Alignment(horizontal="right")
 
 
 # --------------------------------------------------------------------------- writing
 
 
-def number_format(kind: str | None, currency: str = "USD") -> str | None:
-    """Excel number format for a :data:`planner.core.sheet_spec.Format` name (None: leave General)."""
-    if kind == "currency":
-        code = "".join(ch for ch in currency.strip() if ch not in '"\\;')[:12] or "USD"
-        return f'#,##0.00" {code}";-#,##0.00" {code}"'
-    return {
-        "number": "#,##0.00",
-        "integer": "#,##0",
-        "percent": "0.0%",
-        "ratio": "0.00",
-        "text": "@",
-        "datetime": "yyyy-mm-dd hh:mm:ss",
-    }.get(kind or "")
+def number_format(kind: str | None, currency: str = "USD", scale: float | None = None) -> str | None:
+    """Excel number format for a :data:`planner.core.sheet_spec.Format` name (None: leave
+    General); ``scale``, the largest magnitude shown, picks whole money from 1 000 up."""
+    return sheet_parts.number_format(kind, currency, scale)
 
 
 def to_cell_value(value: Any) -> Any:
@@ -96,15 +89,6 @@ def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     return cell
 
 
-def _width(value: Any, fmt: str | None) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        extra = 5 if fmt and '"' in fmt else 0
-        return len(f"{value:,.2f}") + extra
-    return max((len(line) for line in str(value).splitlines()), default=0)
-
-
 @dataclass
 class _Placed:
     block: TableBlock
@@ -112,105 +96,124 @@ class _Placed:
     first_row: int
     last_row: int
     columns: list[str]
+    first_col: int = 1
+
+
+#: A chart's size (cm) and the rows it covers; notes are wrapped to this many characters.
+_CHART_CM, _CHART_ROWS, _NOTE_CHARS = (14.0, 7.5), 16, 45
 
 
 def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
-    """Write one :class:`SheetSpec` into an empty worksheet."""
+    """Write one :class:`SheetSpec` into an empty worksheet, placed as ``spec.layout`` says.
+
+    ``table``: the first block's header on row 1 (``pandas.read_excel`` reads it), further
+    blocks and the notes to its right, charts below.  ``report``: the first note as a title,
+    the other notes under it, the first block, the charts, then the other blocks one below
+    the other.  Blocks with a ``name`` become Excel tables; the sheet prints landscape, one
+    page wide.
+    """
     widths: dict[int, int] = {}
-    row = 1
-    for note in spec.notes:
-        put(ws, row, 1, note).font = _NOTE
-        row += 1
-    if spec.notes:
-        row += 1
     placed: list[_Placed] = []
-    for block in spec.blocks:
-        if block.title:
-            put(ws, row, 1, block.title).font = _TITLE
-            row += 1
-        placed.append(_write_block(ws, block, row, spec.currency, widths))
-        row = placed[-1].last_row + 2
-    if placed:
-        ws.freeze_panes = f"A{placed[0].header_row + 1}"
-    for col, w in widths.items():
-        ws.column_dimensions[get_column_letter(col)].width = max(9, min(60, w + 2))
+    if spec.layout == "table":
+        col = 1
+        for block in spec.blocks:
+            placed.append(_write_block(ws, block, 1, spec.currency, widths, first_col=col))
+            col += len(placed[-1].columns) + 1
+        lines, width = sheet_parts.wrap_beside(spec.notes, _NOTE_CHARS, max(p.last_row for p in placed))
+        for i, line in enumerate(lines):
+            put(ws, 1 + i, col, line).font = _NOTE
+        ws.freeze_panes = "A2"
+        ws.print_title_rows = "1:1"
+        chart_row = max([p.last_row for p in placed[:1]] + [len(lines)]) + 3
+    else:
+        row = 1
+        for i, note in enumerate(spec.notes):
+            for line in [note] if i == 0 else textwrap.wrap(note, 2 * _NOTE_CHARS):
+                put(ws, row, 1, line).font = _TITLE if i == 0 else _NOTE
+                row += 1
+        row += 1 if spec.notes else 0
+        chart_row = 0
+        for i, block in enumerate(spec.blocks):
+            if i in spec.breaks and i > 0:
+                sheet_parts.page_break(ws, row - 1)
+            if block.title:
+                put(ws, row, 1, block.title).font = _TITLE
+                row += 1
+            placed.append(_write_block(ws, block, row, spec.currency, widths))
+            row = placed[-1].last_row + 2
+            if i == 0 and spec.charts:
+                chart_row, row = row, row + _CHART_ROWS
+        if placed and spec.blocks[0].title is None:
+            ws.freeze_panes = f"A{placed[0].header_row + 1}"
+    for c, w in widths.items():
+        ws.column_dimensions[get_column_letter(c)].width = max(9, min(60, w + 2))
+    if spec.layout == "table" and spec.notes:
+        ws.column_dimensions[get_column_letter(col)].width = width
     _fit_to_width(ws)
-    ncols = max((len(p.columns) for p in placed), default=1)
-    for i, chart in enumerate(spec.charts):
-        if 0 <= chart.block < len(placed):
-            _add_chart(ws, chart, placed[chart.block], f"{get_column_letter(ncols + 2)}{1 + 20 * i}")
+    shown = [c for c in spec.charts if 0 <= c.block < len(placed)]
+    under = placed[:1] if spec.layout == "table" else placed  # charts as wide as the tables above them
+    span = max((sheet_parts.block_width_cm(ws, p.first_col, len(p.columns)) for p in under), default=0.0)
+    width = max(9.0, min(_CHART_CM[0], span / max(1, len(shown)) - 0.4))
+    for i, chart in enumerate(shown):
+        anchor = sheet_parts.anchor_at(ws, chart_row, i * (width + 0.4), (width, _CHART_CM[1]))
+        sheet_parts.add_chart(ws, chart, (at := placed[chart.block]).columns, at.first_col, at.first_row,
+                              at.last_row, anchor, spec.currency)
 
 
 def _fit_to_width(ws: Worksheet) -> None:
-    """Print landscape, one page wide, as many pages tall as needed."""
+    """Print landscape, one page wide, as many pages tall as needed, the sheet's name and
+    the page number in the footer."""
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.oddFooter.center.text = "&A, page &P of &N"
 
 
-def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widths: dict[int, int]) -> _Placed:
+def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widths: dict[int, int],
+                 first_col: int = 1) -> _Placed:
     frame = block.frame
     columns = [str(c) for c in frame.columns if str(c) != ROW_FORMAT]
-    for j, name in enumerate(columns, start=1):
+    for j, name in enumerate(columns, start=first_col):
         cell = put(ws, top, j, name)
-        cell.font, cell.fill, cell.border = _BOLD, _HEADER_FILL, _RULE
-        widths[j] = max(widths.get(j, 0), len(name))
-    col_fmt = {c: number_format(block.formats.get(c), currency) for c in columns}
-    for c in columns:
-        if col_fmt[c] is None and c in frame and pd.api.types.is_float_dtype(frame[c]):
-            col_fmt[c] = number_format("number")
-    row_fmts = frame[ROW_FORMAT].tolist() if ROW_FORMAT in frame.columns else None
+        cell.font, cell.fill, cell.border, cell.alignment = _BOLD, _HEADER_FILL, _RULE, _INDENT
+        widths[j] = max(widths.get(j, 0), len(name) + 2)  # room for the filter button
     values = frame[columns].to_numpy(dtype=object) if columns else np.empty((len(frame), 0), dtype=object)
+    magnitude = np.abs(pd.DataFrame(values, columns=columns).apply(pd.to_numeric, errors="coerce"))
+    col_fmt: dict[str, str | None] = {}
+    row_kinds = frame[ROW_FORMAT].tolist() if ROW_FORMAT in frame.columns else None
+    for c in columns:
+        kind = block.formats.get(c)
+        if kind is None and row_kinds is None and pd.api.types.is_float_dtype(frame[c]):
+            kind = "number"
+        col_fmt[c] = number_format(kind, currency, float(magnitude[c].max()) if magnitude[c].notna().any() else None)
+        if col_fmt[c] not in (None, "@"):
+            ws.cell(row=top, column=first_col + columns.index(c)).alignment = _RIGHT
     for i in range(len(frame)):
         r = top + 1 + i
-        row_fmt = number_format(row_fmts[i], currency) if row_fmts is not None else None
         for j, c in enumerate(columns):
-            cell = put(ws, r, j + 1, values[i, j])
-            fmt = col_fmt[c] or (row_fmt if isinstance(cell.value, float | int) and not isinstance(cell.value, bool) else None)
+            v = to_cell_value(values[i, j])
+            number = isinstance(v, float | int) and not isinstance(v, bool)
+            fmt = col_fmt[c]
+            if fmt is None and number and row_kinds is not None:
+                fmt = number_format(row_kinds[i] or None, currency, abs(v))
+            places = sheet_parts.shown_decimals(fmt) if number else None
+            if number and (v == 0 or (places is not None and v < 0 and round(v, places) == 0)):
+                v = 0.0  # never show "-0.00"
+            cell = put(ws, r, first_col + j, v)
+            if isinstance(v, str):
+                cell.alignment = _INDENT
             if fmt:
                 cell.number_format = fmt
-            widths[j + 1] = max(widths.get(j + 1, 0), _width(cell.value, fmt))
-    return _Placed(block, top, top + 1, top + len(frame), columns)
-
-
-def _add_chart(ws: Worksheet, spec: ChartSpec, at: _Placed, anchor: str) -> None:
-    if at.last_row < at.first_row or spec.x not in at.columns:
-        return
-    ys = [y for y in spec.ys if y in at.columns]
-    if not ys:
-        return
-    xcol = at.columns.index(spec.x) + 1
-    chart: BarChart | LineChart | ScatterChart
-    if spec.kind == "scatter":
-        chart = ScatterChart()
-        chart.style = 13
-        xref = Reference(ws, min_col=xcol, min_row=at.first_row, max_row=at.last_row)
-        for y in ys:
-            col = at.columns.index(y) + 1
-            series = Series(Reference(ws, min_col=col, min_row=at.header_row, max_row=at.last_row), xref, title_from_data=True)
-            series.marker.symbol = "circle"
-            chart.series.append(series)
-    else:
-        chart = LineChart() if spec.kind == "line" else BarChart()
-        if isinstance(chart, BarChart):
-            chart.type = "col"
-            if spec.kind == "stacked_bar":
-                chart.grouping = "stacked"
-                chart.overlap = 100
-        for y in ys:
-            col = at.columns.index(y) + 1
-            chart.add_data(Reference(ws, min_col=col, min_row=at.header_row, max_row=at.last_row), titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=xcol, min_row=at.first_row, max_row=at.last_row))
-    if len(ys) == 1:
-        chart.legend = None
-    chart.title = spec.title
-    chart.x_axis.title = spec.x_title or spec.x
-    chart.y_axis.title = spec.y_title or None
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
-    chart.width, chart.height = 18, 9
-    ws.add_chart(chart, anchor)
+            widths[first_col + j] = max(widths.get(first_col + j, 0), sheet_parts.shown_width(cell.value, fmt))
+    last = top + len(frame)
+    unique = len({c.lower() for c in columns}) == len(columns) and all(c.strip() for c in columns)
+    if block.name and columns and unique:
+        ref = f"{get_column_letter(first_col)}{top}:{get_column_letter(first_col + len(columns) - 1)}{max(last, top + 1)}"
+        sheet_parts.add_table(ws, block.name, ref)
+    return _Placed(block, top, top + 1, last, columns, first_col)
 
 
 def _check_target(path: str | Path, source: Path | None, in_place: bool) -> Path:
