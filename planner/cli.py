@@ -608,6 +608,9 @@ def sweep(input_path: Path, output: Path, budgets: int, draws: int, seed: int | 
     from planner.analysis import sweep as sweeps
     from planner.io import workbook
 
+    if scheduler and workers is not None:
+        raise click.UsageError("--workers sizes the local cluster: with --scheduler the "
+                               "cluster's own workers run the sweep.")
     scenario = load(input_path, None, solver)
     draw = _risk_draws() if draws else None
     if seed is None:

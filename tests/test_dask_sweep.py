@@ -26,6 +26,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from helpers import saturation_scenario
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import planner
 from planner.analysis import sweep as sw
@@ -212,20 +214,20 @@ def test_local_cluster_sweep_equals_one_by_one(local, tmp_path):
 
 def test_draws_are_the_same_on_any_cluster_and_without_one(local, scheduler):
     s = scenario()
-    result = sw.sweep(s, draws=3, seed=11, draw_scenarios=scale_curves, client=local)
-    assert len(result.rows) == 3 * 4 and (result.rows["status"] == "optimal").all()
+    result = sw.sweep(s, draws=2, seed=11, draw_scenarios=scale_curves, client=local)
+    assert len(result.rows) == 3 * 3 and (result.rows["status"] == "optimal").all()
     assert_rows_match_one_by_one(result, s, seed=11)
     assert result.rows["net_value"].nunique() == len(result.rows)  # the draws do change the plans
-    remote = sw.sweep(s, draws=3, seed=11, draw_scenarios=scale_curves, scheduler=scheduler)
+    remote = sw.sweep(s, draws=2, seed=11, draw_scenarios=scale_curves, scheduler=scheduler)
     assert remote.workers == 1
     pd.testing.assert_frame_equal(remote.rows, result.rows, check_exact=True)
     pd.testing.assert_frame_equal(remote.spend, result.spend, check_exact=True)
-    variants, tasks = sw.plan_tasks(s, draws=3, seed=11)
+    variants, tasks = sw.plan_tasks(s, draws=2, seed=11)
     loop = Sweep.from_results([sw.run_task(variants[t.order], t, scale_curves) for t in tasks],
                               ["C0", "C1", "C2"], "USD", 0.0, 0)
     pd.testing.assert_frame_equal(loop.rows, result.rows, check_exact=True)
-    other = sw.sweep(s, draws=3, seed=12, draw_scenarios=scale_curves, client=local)
-    assert not np.allclose(other.rows["net_value"][1:4], result.rows["net_value"][1:4])
+    _, other = sw.plan_tasks(s, draws=2, seed=12)
+    assert sw.run_task(s, other[1], scale_curves).row["net_value"] != result.rows["net_value"][1]
 
 
 def test_failed_tasks_are_retried_then_kept_as_rows(local, tmp_path):
@@ -308,6 +310,13 @@ def test_cli_sweep_json_and_errors(scheduler, tmp_path, monkeypatch):
     data = __import__("json").loads(result.stdout)
     assert [r["scenario"] for r in data["rows"]] == ["Base", "High", "Pricey"]
     assert data["rows"][0]["seed"] is None and data["summary"][1]["plans"] == 1
+    monkeypatch.setattr("planner.cli._stderr_is_terminal", lambda: True)
+    result = run("sweep", path, "-o", tmp_path / "c.xlsx", "--scheduler", scheduler, "--budgets", "2")
+    assert result.exit_code == 0 and "Tasks" in result.stderr and "Tasks" not in result.stdout
+    result = run("sweep", path, "-o", tmp_path / "d.xlsx", "--scheduler", scheduler, "--quiet")
+    assert result.exit_code == 0 and result.output == ""
+    result = run("sweep", path, "-o", tmp_path / "e.xlsx", "--scheduler", scheduler, "--workers", "2")
+    assert result.exit_code == 2 and "--workers sizes the local cluster" in result.output
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "planner.analysis.risk" else real(name, *a))
@@ -321,3 +330,63 @@ def test_unreachable_scheduler_is_a_located_error():
     with pytest.raises(sw.SweepError, match=f"cannot reach the Dask scheduler at {address}"), \
             sw.connect(address, timeout=1):
         pass
+
+
+def test_a_cluster_without_workers_is_a_clear_error(monkeypatch):
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setattr(sw, "WORKER_WAIT", 1.0)
+    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as cluster, \
+            Client(cluster) as client, pytest.raises(sw.SweepError, match="has no workers .*'dask worker tcp://"):
+        sw.sweep(scenario(), client=client)
+
+
+# --------------------------------------------------------------------------- properties of the summary
+
+
+@st.composite
+def results(draw_: st.DrawFn) -> tuple[list[sw.TaskResult], list[str]]:
+    """Task results of a sweep (no solving): random figures, some tasks without a plan."""
+    names = ["Base", *draw_(st.lists(st.sampled_from(["A", "B", "C"]), unique=True, max_size=2))]
+    levels = sw.budget_levels(draw_(st.integers(1, 3)))
+    draws = draw_(st.integers(0, 6))
+    channels = ["X", "Y"]
+    money = st.floats(-1e6, 1e6, allow_nan=False)
+    out = []
+    for name in names:
+        for level in levels:
+            for d in range(draws + 1):
+                ok = draw_(st.booleans() | st.just(True))
+                figures = dict.fromkeys(FIGURES, 0.0 if ok else math.nan)
+                figures["net_value"] = draw_(money) if ok else math.nan
+                row = {"scenario": name, "budget_level": level, "budget": 1000 * level, "draw": d,
+                       "seed": sw.task_seed(0, name, d) if d else None,
+                       "status": "optimal" if ok else "infeasible", "message": "", **figures}
+                spend = {c: draw_(st.floats(0, 1e6)) for c in channels} if ok else {}
+                out.append(sw.TaskResult(row, spend))
+    return out, channels
+
+
+@settings(deadline=None, max_examples=20)
+@given(results())
+@example(([sw.TaskResult({"scenario": "Base", "budget_level": 1.0, "budget": 1.0, "draw": 0, "seed": None,
+                          "status": "error", "message": "x", **dict.fromkeys(FIGURES, math.nan)})], ["X", "Y"]))
+def test_summary_is_numpys_percentiles_over_the_draws_with_a_plan(case):
+    tasks, channels = case
+    result = Sweep.from_results(tasks, channels, "USD", 0.0, 0)
+    net, spend = result.summary()
+    rows = result.rows
+    groups = rows.drop_duplicates(["scenario", "budget_level"])[["scenario", "budget_level"]]
+    assert net[["scenario", "budget_level"]].to_numpy().tolist() == groups.to_numpy().tolist()
+    assert len(spend) == len(net) * len(channels)
+    drawn = rows["draw"] >= (1 if (rows["draw"] >= 1).any() else 0)
+    for i, (name, level) in enumerate(groups.itertuples(index=False)):
+        mine = rows[(rows["scenario"] == name) & (rows["budget_level"] == level) & drawn]
+        ok = mine["status"] == "optimal"
+        assert net.loc[i, "draws"] == len(mine) and net.loc[i, "plans"] == ok.sum()
+        want = np.percentile(mine.loc[ok, "net_value"], [10, 50, 90]) if ok.any() else [math.nan] * 3
+        np.testing.assert_allclose(net.loc[i, ["net_value_p10", "net_value_p50", "net_value_p90"]].astype(float),
+                                   want, rtol=1e-12, atol=1e-6)
+        y = spend[(spend["scenario"] == name) & (spend["budget_level"] == level) & (spend["channel"] == "Y")]
+        want = np.percentile(result.spend.loc[mine.index[ok], "Y"], 90) if ok.any() else math.nan
+        np.testing.assert_allclose(y["spend_p90"].astype(float), [want], rtol=1e-12, atol=1e-6)

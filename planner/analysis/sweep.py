@@ -54,6 +54,8 @@ DrawScenarios = Callable[[Scenario, int, int], Sequence[Scenario]]
 #: Dask retries of a task that raises (a crashed or killed worker is retried by the
 #: scheduler as well, up to ``distributed.scheduler.allowed-failures``)
 RETRIES = 2
+#: seconds to wait for a cluster without workers to get its first one
+WORKER_WAIT = 60.0
 
 
 class SweepError(PlannerError):
@@ -102,6 +104,20 @@ def plan_tasks(scenario: Scenario, budgets: int = 1, draws: int = 0,
                seed: int = 0) -> tuple[list[Scenario], list[Task]]:
     """Base and every scenario of the Scenarios sheet, and the tasks of the sweep, in row order.
 
+    Parameters
+    ----------
+    scenario : Scenario
+        The base scenario with its Scenarios sheet rows.
+    budgets, draws, seed : int
+        As in :func:`sweep`.
+
+    Returns
+    -------
+    variants : list of Scenario
+        Base and each what-if scenario applied (``Task.order`` indexes it).
+    tasks : list of Task
+        By scenario, budget level, then draw (0 first); ``Task.index`` is the position.
+
     Raises
     ------
     ScenarioError
@@ -130,8 +146,22 @@ def run_task(scenario: Scenario, task: Task, draw_scenarios: DrawScenarios | Non
              keep_allocation: bool = False) -> TaskResult:
     """Solve one task (this is what a Dask worker runs).
 
-    A domain error (a draw that leaves the scenario invalid, no solver) is the task's
-    result, a row with status ``error``; anything else raises, so Dask retries it.
+    Parameters
+    ----------
+    scenario : Scenario
+        The task's scenario (``plan_tasks``'s ``variants[task.order]``).
+    task : Task
+        Which budget and draw.
+    draw_scenarios : callable, optional
+        Needed when ``task.draw`` > 0: called as ``draw_scenarios(scenario, 1, task.seed)``.
+    keep_allocation : bool
+        Send the plan's allocation back too.
+
+    Returns
+    -------
+    TaskResult
+        A domain error (a draw that leaves the scenario invalid, no solver) is a result:
+        a row with status ``error``.  Anything else raises, so Dask retries the task.
     """
     keys = {"scenario": task.scenario, "budget_level": task.budget_level, "budget": task.budget,
             "draw": task.draw, "seed": task.seed}
@@ -274,6 +304,11 @@ def _identity(value: Any) -> Any:
 def _run(client: Client, variants: list[Scenario], tasks: list[Task],
          draw_scenarios: DrawScenarios | None, allocations: bool, retries: int,
          progress: Progress | None) -> tuple[list[TaskResult], int]:
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT)
+    except TimeoutError:
+        raise SweepError(f"the Dask cluster at {client.scheduler.address} has no workers (waited "
+                         f"{WORKER_WAIT:.0f} s): start some with 'dask worker {client.scheduler.address}'") from None
     run = uuid.uuid4().hex[:12]
     # Each scenario enters the graph once, as the argument of a task: workers fetch it
     # from each other, and the scheduler can rebuild it if the worker holding it dies
