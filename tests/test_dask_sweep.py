@@ -336,7 +336,8 @@ def test_a_cluster_without_workers_is_a_clear_error(monkeypatch):
     from distributed import Client, LocalCluster
 
     monkeypatch.setattr(sw, "WORKER_WAIT", 1.0)
-    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, \
             Client(cluster) as client, pytest.raises(sw.SweepError, match="has no workers .*'dask worker tcp://"):
         sw.sweep(scenario(), client=client)
 

@@ -230,8 +230,12 @@ def connect(scheduler: str | None = None, workers: int | None = None,
     n = default_workers() if workers is None else workers
     if n < 1:
         raise SweepError(f"workers must be at least 1 (got {n})")
+    # no dashboard; the scheduler's HTTP routes on a free local port (not 8787, which a
+    # second sweep or another cluster may hold)
+    quiet_http = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                      dashboard_address=None, scheduler_kwargs=quiet_http,
+                      silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
         yield client
 
