@@ -108,7 +108,7 @@ class Sweep:
         rows = self.rows.assign(ok=self.rows["status"].isin(_OK).astype(float))
         net = self._over_draws(rows, ["net_value"])
         plans = self._over_draws(rows, ["ok"])
-        net.insert(5, "plans", (plans["ok_mean"] * plans["draws"]).round().astype(int))
+        net.insert(4, "plans", (plans["ok_mean"] * plans["draws"]).round().astype(int))
         net["case"] = [f"{s} ×{b:.2f}" for s, b in zip(net["scenario"], net["budget_level"], strict=True)]
         channels = [c for c in self.spend.columns if c not in KEYS]
         long = self.spend.melt(id_vars=KEYS, value_vars=channels, var_name="channel", value_name="spend")
