@@ -48,6 +48,11 @@ def record() -> dict[str, Any]:
         "start-up is apart. Same figures on the loop, 1 and 2 workers: "
         f"{r['same_figures']}; statuses {r['statuses']}.",
         "",
+        "On a shared machine the speed-up measures the others' load as much as the sweep: with "
+        "the kernel's autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled = 1) every "
+        "process of one session shares one CPU share, so while other sessions keep both cores "
+        "busy a second worker adds no CPU and the speed-up stays near 1.",
+        "",
     ])
     (HERE / "SWEEP_RESULTS.md").write_text(text, encoding="utf-8")
     print("\n" + text)
