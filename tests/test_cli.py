@@ -32,7 +32,7 @@ from planner.scenario.models import (
 
 OPT = importlib.import_module("planner.engine.optimizer")
 README = Path(__file__).resolve().parents[1] / "README.md"
-COMMANDS = ["template", "validate", "optimize", "frontier", "compare", "fit", "value", "uplift", "risk"]
+COMMANDS = ["template", "validate", "optimize", "frontier", "compare", "fit", "value", "uplift", "risk", "sweep"]
 
 
 def make(budget: float = 3000.0, channel_min: float | None = None, overrides=()) -> Scenario:

@@ -371,3 +371,19 @@ def test_every_draw_equals_the_engine_evaluating_that_draw(case: tuple[Scenario,
         ref = headline(ix, spend, cust, 0.0)
         for key in ("total_value", "net_value", "new_customers", "retained_customers"):
             np.testing.assert_allclose(getattr(out, key)[i], ref[key], rtol=1e-9, atol=1e-9, err_msg=key)
+
+
+def test_draw_scenarios_hold_one_draw_each_and_are_certain() -> None:
+    """The sweep re-optimises these: each copy carries exactly one draw of draw_inputs."""
+    from planner.analysis.risk_draws import draw_inputs, draw_scenarios
+    from planner.scenario.examples import retail_quarterly
+
+    s = retail_quarterly()
+    block = draw_inputs(s, 5, 3, s.settings.risk_correlation).all()
+    copies = draw_scenarios(s, 5, 3)
+    for i, c in enumerate(copies):
+        np.testing.assert_array_equal([cv.a for cv in c.curves], block.a[i])
+        np.testing.assert_array_equal([sg.retention_rate for sg in c.segments], block.retention[i])
+        assert all(cv.a_low is None and cv.b_high is None for cv in c.curves)
+        assert all(sg.margin_low is None for sg in c.segments)
+    assert copies[0].curves[0].a != copies[1].curves[0].a

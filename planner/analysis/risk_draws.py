@@ -202,3 +202,34 @@ def log_sd_from_jacobian(jac: Float, rss: float, n: int, log_params: int) -> Flo
         return out
     var = np.diag(np.linalg.inv(jtj))[:log_params] * rss / (n - p)
     return np.where(var >= 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
+
+
+def draw_scenarios(scenario: Scenario, k: int, seed: int = 0) -> list[Scenario]:
+    """``k`` copies of ``scenario``, each holding one draw of its uncertain inputs.
+
+    The draws are those of :func:`draw_inputs` (same seed, same draws, with the scenario's
+    ``risk_correlation``); each copy is certain (its ranges are blank), so re-optimising it
+    gives the optimal plan *for that draw* (the sweep's use, docs/design.md §8).
+
+    Examples
+    --------
+    >>> from planner.scenario.examples import retail_quarterly
+    >>> s = retail_quarterly()
+    >>> [d.curves[0].a == s.curves[0].a for d in draw_scenarios(s, 2, seed=1)]
+    [False, False]
+    """
+    block = draw_inputs(scenario, k, seed, scenario.settings.risk_correlation).all()
+    blank = {"a_low": None, "a_high": None, "b_low": None, "b_high": None}
+    blank_segment = {"margin_low": None, "margin_high": None, "retention_low": None, "retention_high": None}
+    out = []
+    for i in range(block.n):
+        curves = [c.model_copy(update={**blank,
+                                       "a": c.a if c.a is None else float(block.a[i, j]),
+                                       "b": c.b if c.b is None else float(block.b[i, j])})
+                  for j, c in enumerate(scenario.curves)]
+        segments = [s.model_copy(update={**blank_segment,
+                                         "margin_per_period": float(block.margin[i, j]),
+                                         "retention_rate": float(block.retention[i, j])})
+                    for j, s in enumerate(scenario.segments)]
+        out.append(scenario.model_copy(update={"curves": curves, "segments": segments}))
+    return out
