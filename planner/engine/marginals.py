@@ -41,7 +41,7 @@ STEP, STEP_OTHER = 1e-3, 1e-2
 AGREE, FLOOR = 0.05, 0.005
 #: re-solves may take at most this multiple of the plan's own build and solve time (and at
 #: least MIN_SECONDS), and never run past ``time_limit_s``
-TIME_RATIO, MIN_SECONDS = 2.0, 2.0
+TIME_RATIO, MIN_SECONDS = 1.5, 1.0
 #: order in which binding limits are re-solved (the total budget first)
 PRIORITY = ("budget", "user", "period_budget", "channel_bound", "segment_bound", "prospects")
 
@@ -80,6 +80,11 @@ def true_marginals(opt: _Optimizer, plan: Plan, *, max_resolves: int = MAX_RESOL
     """
     c = plan.constraints
     if not plan.ok or c.empty or "kind" not in c:
+        return plan
+    if plan.run_info.get("integer_variables", 0):
+        # S-shaped curves: a re-solve is only within its MIP gap, far coarser than a
+        # marginal value over a small step; the fixed-integer LP's duals stay (and say so)
+        plan.run_info["marginal_resolves"] = 0
         return plan
     started = time.perf_counter()
     info = plan.run_info
@@ -140,8 +145,8 @@ def _resolve_row(opt: _Optimizer, c: pd.DataFrame, i: int, move: Callable[[float
     # money per unit of money below FLOOR is round-off of the re-solves
     floor = FLOOR if c.at[i, "metric"] == "spend" else 0.0
     relax = (_solve(opt, move(limit + relax_dir * h), deadline) - f0) / h * per  # gain from relaxing by 1
-    if math.isnan(relax):
-        return 1  # the re-solve failed: the LP dual stays
+    if math.isnan(relax) or relax < -(AGREE * abs(dual) + floor):
+        return 1  # the re-solve failed, or lost value by relaxing (its own round-off): the LP dual stays
     used = 1
     if dual != 0 and abs(relax - dual) <= AGREE * max(abs(relax), abs(dual)) + floor:
         relax = tighten = dual  # the re-solve confirms the dual (the exact derivative)
@@ -149,7 +154,7 @@ def _resolve_row(opt: _Optimizer, c: pd.DataFrame, i: int, move: Callable[[float
     else:
         used = 2
         tighten = (f0 - _solve(opt, move(limit - relax_dir * h), deadline)) / h * per  # loss from tightening by 1
-        if math.isnan(tighten):
+        if math.isnan(tighten) or tighten < -(AGREE * abs(dual) + floor):
             return used
         tol = AGREE * max(abs(relax), abs(tighten) if math.isfinite(tighten) else 0.0) + floor
         mid = 0.5 * (relax + tighten)  # the central difference: curvature cancels

@@ -286,13 +286,17 @@ def describe_constraints(c: pd.DataFrame, objective: str) -> list[str]:
     kinked = [str(n) for n, s, t, b in zip(c["name"], c["shadow_price"], c["tighten_cost"], c["binding"], strict=True)
               if b and not _same(s, t)]
     out = []
-    for name, metric, b, s, t in zip(c["name"], c["metric"], c["binding"], c["shadow_price"], c["tighten_cost"],
-                                     strict=True):
+    sources = c["source"] if "source" in c else [""] * len(c)
+    for name, metric, b, s, t, src in zip(c["name"], c["metric"], c["binding"], c["shadow_price"],
+                                          c["tighten_cost"], sources, strict=True):
         one = "1 percentage point" if metric == "share" else "1"
         if not b:
             out.append("not binding: moving it a little changes nothing")
         elif _same(s, t) and s == 0:
             out.append("at its limit, but the LP gives it no value: another limit binds with it")
+        elif _same(s, t) and src == "LP dual":  # not checked by a re-solve
+            out.append(f"binding: relaxing it by {one} is worth about {_num(s)} of {unit} (LP dual; where "
+                       "limits bind together, relaxing this one alone may return less)")
         elif _same(s, t):
             out.append(f"binding: relaxing it by {one} is worth {_num(s)} of {unit}, tightening it costs as much")
         else:
