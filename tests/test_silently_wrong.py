@@ -164,6 +164,8 @@ def test_optimal_plans_are_finite_add_up_and_break_nothing(sc):
     assert np.isfinite(c["shadow_price"].to_numpy(float)).all()
     for b, m in zip(c["binding"], c["meaning"], strict=True):
         assert b == (not m.startswith("not binding"))
+    checked = c[c["source"].str.startswith("re-solves") & (c["sense"] != "=")]
+    assert (checked["shadow_price"] >= 0).all() and (checked["tighten_cost"] >= 0).all(), checked
 
 
 _ = Period  # re-exported for @example scenarios written by hypothesis

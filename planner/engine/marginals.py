@@ -167,6 +167,8 @@ def _resolve_row(opt: _Optimizer, c: pd.DataFrame, i: int, move: Callable[[float
         else:
             source = "re-solves: the two sides differ (the limit binds jointly with others)"
     relax, tighten = (0.0 if abs(v) <= floor else v for v in (relax, tighten))
+    if sense != "=":  # relaxing cannot lose, tightening cannot gain: the rest is round-off
+        relax, tighten = max(relax, 0.0), max(tighten, 0.0)
     c.at[i, "shadow_price"], c.at[i, "tighten_cost"], c.at[i, "source"] = relax, tighten, source
     c.at[i, "binding"] = bool(relax != 0 or tighten != 0)
     return used
