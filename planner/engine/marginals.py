@@ -117,8 +117,8 @@ def true_marginals(opt: _Optimizer, plan: Plan, *, max_resolves: int = MAX_RESOL
     if left:
         plan.warnings.append(
             f"Shadow prices of {len(left)} binding limit(s) ({', '.join(left[:5])}{' …' if len(left) > 5 else ''}) "
-            f"are LP duals: the {max_resolves} re-solves (or their time) that check them ran out; "
-            "where limits bind together an LP dual may overstate what relaxing one alone returns.")
+            f"are the LP's duals, not checked by re-solves ({max_resolves} at most, within {TIME_RATIO:g}× the "
+            "solve time): where limits bind together, relaxing one alone may return less.")
     new_warning = unspent_warning(plan)
     if old_warning is not None:
         plan.warnings = [new_warning if w == old_warning else w for w in plan.warnings if new_warning or w != old_warning]
