@@ -406,9 +406,10 @@ def cross_check(s: Scenario) -> list[Issue]:
 
 
 #: largest margin per customer per period, and smallest positive spend of a curve knot,
-#: that the LP represents (the solvers treat objective coefficients near 1e20 as infinite;
-#: their feasibility tolerance is 1e-7 of a currency unit)
-MAX_MARGIN, MIN_KNOT_SPEND = 1e15, 1e-6
+#: that the LP represents (the solvers treat objective coefficients near 1e20 as infinite,
+#: and above about 1e9 per customer their tolerances break spend limits measurably; their
+#: feasibility tolerance is 1e-7 of a currency unit)
+MAX_MARGIN, MIN_KNOT_SPEND = 1e9, 1e-6
 
 
 def _representable(s: Scenario) -> list[Issue]:
