@@ -31,7 +31,7 @@ from planner.scenario.models import (
 )
 
 #: the deep profile (run before resolving): PLANNER_DEEP_EXAMPLES=3000 with CI unset
-EXAMPLES = int(os.environ.get("PLANNER_DEEP_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("PLANNER_DEEP_EXAMPLES", "10"))
 FINITE = ("total_spend", "total_value", "net_value", "new_customers", "retained_customers", "objective_value",
           "budget_shadow_price", "optimality_gap_bound", "unspent_budget")
 
