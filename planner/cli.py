@@ -411,7 +411,8 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
     if len(failed):
         warn(f"{len(failed)} of {points} budgets have no plan "
              f"({', '.join(sorted(set(failed['status'])))}): "
-             f"{', '.join(fmt(b) for b in failed['budget'])}")
+             f"{', '.join(fmt(b) for b in failed['budget'])}"
+             + (f". {result.infeasible_note}" if getattr(result, "infeasible_note", "") else ""))
     with user_errors():
         written = io.write_sheets(result.sheets(), str(output), source=str(input_path))
     if not quiet:

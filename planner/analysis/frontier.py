@@ -84,6 +84,9 @@ class Frontier:
     currency: str = "USD"
     seconds: float = 0.0
     reused_model: bool = False
+    #: said once when some budgets have no plan: the smallest feasible budget and the
+    #: limits that set it (empty when every budget has a plan)
+    infeasible_note: str = ""
 
     def sheets(self) -> list[SheetSpec]:
         """The ``Frontier`` result sheet: the table and two line charts."""
@@ -96,7 +99,8 @@ class Frontier:
             ChartSpec("scatter", "Marginal ROI by total budget", 0, "budget", ["marginal_roi"],
                       f"Total budget ({self.currency})", "Marginal ROI", labels, "compact", "ratio"),
         ], [f"Total budget swept from 0 to {self.table['budget'].max():,.0f} {self.currency}; "
-            "every other setting and constraint as in the scenario.", self.note], self.currency,
+            "every other setting and constraint as in the scenario.", self.note,
+            *([self.infeasible_note] if self.infeasible_note else [])], self.currency,
             layout="table")]
 
 
@@ -170,5 +174,33 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
     table = pd.DataFrame(rows)
     table.insert(5, "incremental_roi", table["value"].diff() / table["budget"].diff())
     plans = LazyPlans(entries, None if opt is None else opt.evaluate)
+    note = infeasible_note(scenario, top, module) if (table["status"] == "infeasible").any() else ""
     return Frontier(table, plans, _MARGINAL_NOTE[st.objective], st.currency,
-                    time.perf_counter() - started, reused)
+                    time.perf_counter() - started, reused, note)
+
+
+def smallest_feasible_budget(scenario: Scenario, top: float, module: Any = None) -> tuple[float | None, list[str]]:
+    """The least total spend any plan meeting every other constraint needs (a ``min_spend``
+    solve with the total budget at ``top``), and the limits that set it (binding, with a
+    positive shadow price); ``(None, [])`` when no budget up to ``top`` has a plan."""
+    module = module or engine
+    probe = scenario.with_settings(objective="min_spend", total_budget=float(top), spend_full_budget=False)
+    plan = module.Optimizer(probe).run()
+    if not plan.ok:
+        return None, []
+    c = plan.constraints
+    setters = c[c["binding"].astype(bool) & (c["kind"] != "budget") & (c["shadow_price"].abs() > 1e-9)]
+    setters = setters.sort_values("shadow_price", ascending=False, kind="stable")
+    return float(plan.summary["total_spend"]), [str(n) for n in setters["name"]]
+
+
+def infeasible_note(scenario: Scenario, top: float, module: Any = None) -> str:
+    """One sentence for a frontier with infeasible budgets: below which budget, and why."""
+    least, names = smallest_feasible_budget(scenario, top, module)
+    cur = scenario.settings.currency
+    if least is None:
+        return (f"No budget up to {top:,.0f} {cur} has a plan: run 'optimize' at that budget to see "
+                "which constraints conflict.")
+    why = (f", set by {', '.join(repr(n) for n in names[:4])}{' and others' if len(names) > 4 else ''}"
+           if names else "")
+    return f"Budgets below {least:,.0f} {cur} have no plan: the smallest feasible budget is {least:,.0f} {cur}{why}."

@@ -18,6 +18,7 @@ from planner.core.rows import Float
 from planner.core.scenario_arrays import Index
 from planner.engine import certificate as certify
 from planner.engine.infeasibility import explain_infeasible
+from planner.engine.marginals import true_marginals  # marked hook, see optimize()
 from planner.engine.plan_assembly import assemble, clean_spend, headline, true_customers
 from planner.engine.windows import anchor_bands, budget_target, window_bands
 from planner.scenario.models import Scenario
@@ -71,7 +72,10 @@ def optimize(scenario: Scenario, *, solver: str | None = None, time_limit: float
     >>> round(plan.summary["new_customers"]), round(plan.summary["blended_cac"]), round(plan.summary["roi"])
     (500, 200, 50)
     """
-    return Optimizer(scenario, solver=solver, time_limit=time_limit).run()
+    opt = Optimizer(scenario, solver=solver, time_limit=time_limit)
+    # --- true marginal values (planner.engine.marginals; issue 18 item 4): re-solves of
+    # the binding limits replace LP duals that a degenerate LP makes ambiguous ---
+    return true_marginals(opt, opt.run())
 
 
 @dataclass

@@ -7,6 +7,7 @@ constraint actuals and KPIs all follow from those.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -73,7 +74,7 @@ def assemble(
     d = ix.kt_discount
     acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
     B = st.total_budget
-    live = spend > 1e-6 * max(1.0, B)
+    live = spend > 0  # every amount clean_spend keeps: the Plan adds up to the Summary
     with np.errstate(divide="ignore", invalid="ignore"):
         mroi = np.where(scale < 1 - 1e-9, 0.0,
                         ix.kt_value * ix.kt_sigma * derivative(ix.curves, ix.kt_cell, spend) / d)
@@ -235,27 +236,114 @@ def constraint_table(ix: Index, rows: FrozenRows, spend: Float, cust: Float, dua
     has_terms = np.bincount(rows.e_row, minlength=len(rows)) + np.bincount(rows.aux_row, minlength=len(rows)) > 0
     binding = (tight & has_terms) | (np.abs(dual) > 1e-9)
     keep = rows.reported
-    obj = ix.scenario.settings.objective
-    unit = "spend saved" if obj == "min_spend" else obj.replace("_", " ")
+    kind = np.array(rows.kind, dtype=object)
+    shadow = np.where(binding, shadow, 0.0) * np.where(np.array(rows.metric, dtype=object) == "share", 0.01, 1.0)
     frame = pd.DataFrame({
-        "name": np.array(rows.name, dtype=object), "metric": np.array(rows.metric, dtype=object),
+        "name": _readable_names(ix, rows), "metric": np.array(rows.metric, dtype=object),
         "sense": sense, "limit": limit, "actual": actual, "slack": slack,
-        "binding": binding, "shadow_price": np.where(binding, shadow, 0.0), "kind": np.array(rows.kind, dtype=object),
-    })[keep].reset_index(drop=True)
-    frame["meaning"] = [
-        f"relaxing the limit by 1 is worth {s:,.4g} of {unit}" if b and abs(s) > 1e-12 else "not binding"
-        for s, b in zip(frame["shadow_price"], frame["binding"], strict=True)
-    ]
-    return frame[[*CONSTRAINT_COLUMNS, "kind", "meaning"]]
+        "binding": binding, "shadow_price": shadow, "kind": kind,
+        "tighten_cost": shadow, "source": np.where(binding, "LP dual", ""),
+        "order": [GROUP_ORDER.index(k) if k in GROUP_ORDER else len(GROUP_ORDER) for k in kind],
+    })[keep]
+    # the user's own constraints first, then the generated ones grouped (stable within a group)
+    frame = frame.sort_values("order", kind="stable").drop(columns="order").reset_index(drop=True)
+    frame["meaning"] = describe_constraints(frame, ix.scenario.settings.objective)
+    return frame[[*CONSTRAINT_COLUMNS, "tighten_cost", "kind", "source", "meaning"]]
+
+
+#: Constraints Report order: the user's rows, then budgets, period budgets, change limits,
+#: spend bounds and the customer caps
+GROUP_ORDER = ("user", "budget", "period_budget", "change", "segment_bound", "channel_bound", "prospects",
+               "at_risk")
+
+
+def _readable_names(ix: Index, rows: FrozenRows) -> np.ndarray:
+    """Row names for the report: the customer caps say what they cap ("At risk At Risk Q1"
+    read badly when a segment is named "At Risk")."""
+    names = np.array(rows.name, dtype=object)
+    for i, k in enumerate(rows.kind):
+        if k == "prospects":
+            names[i] = "Prospects: " + names[i][len("Prospects "):]
+        elif k == "at_risk":
+            rest = names[i][len("At risk "):]
+            for p in ix.periods:  # the segment may contain spaces; the period ends the name
+                if rest.endswith(" " + p):
+                    rest = f"{rest[: -len(p) - 1]}, {p}"
+                    break
+            names[i] = f"Customers at risk: {rest}"
+    return names
+
+
+def _num(v: float) -> str:
+    return "∞" if math.isinf(v) else f"{v:,.4g}"
+
+
+def describe_constraints(c: pd.DataFrame, objective: str) -> list[str]:
+    """Plain words for every Constraints Report row, agreeing with ``binding``: what
+    relaxing the limit by one unit (a percentage point for shares) returns and, where the
+    two sides differ (limits binding jointly), what tightening it costs."""
+    unit = "spend saved" if objective == "min_spend" else objective.replace("_", " ")
+    kinked = [str(n) for n, s, t, b in zip(c["name"], c["shadow_price"], c["tighten_cost"], c["binding"], strict=True)
+              if b and not _same(s, t)]
+    out = []
+    sources = c["source"] if "source" in c else [""] * len(c)
+    for name, metric, b, s, t, src in zip(c["name"], c["metric"], c["binding"], c["shadow_price"],
+                                          c["tighten_cost"], sources, strict=True):
+        one = "1 percentage point" if metric == "share" else "1"
+        if not b:
+            out.append("not binding: moving it a little changes nothing")
+        elif _same(s, t) and s == 0:
+            out.append("at its limit, but the LP gives it no value: another limit binds with it")
+        elif _same(s, t) and src == "LP dual":  # not checked by a re-solve
+            out.append(f"binding: relaxing it by {one} is worth about {_num(s)} of {unit} (LP dual; where "
+                       "limits bind together, relaxing this one alone may return less)")
+        elif _same(s, t):
+            out.append(f"binding: relaxing it by {one} is worth {_num(s)} of {unit}, tightening it costs as much")
+        else:
+            others = [n for n in kinked if n != name][:3]
+            joint = f" It binds jointly with {', '.join(others)}." if others else ""
+            gain = ("relaxing it alone returns nothing" if s == 0
+                    else f"relaxing it by {one} alone is worth {_num(s)} of {unit}")
+            loss = ("tightening it makes the plan infeasible" if math.isinf(t)
+                    else f"tightening it by {one} costs {_num(t)} of {unit}")
+            out.append(f"binding: {gain}; {loss}.{joint}")
+    return out
+
+
+def _same(a: float, b: float) -> bool:
+    return bool(a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b)))
+
+
+def unspent_warning(plan: Plan) -> str | None:
+    """The unspent-budget warning, naming the limits that leave money unspent (binding
+    limits other than the total budget whose relaxing is worth something), or saying that
+    the next unit of money would return too little."""
+    s, st = plan.summary, plan.scenario.settings
+    if not (s.get("unspent_budget", 0.0) > 1e-6 * max(1.0, st.total_budget)
+            and st.objective in ("net_value", "target_mroi")):
+        return None
+    head = f"{s['unspent_budget']:,.0f} {st.currency} of the budget is left unspent"
+    c = plan.constraints
+    unit = st.objective.replace("_", " ")
+    if not c.empty and "kind" in c:
+        cap = c[c["binding"].astype(bool) & (c["kind"] != "budget") & (c["shadow_price"] > 0)]
+        cap = cap.sort_values("shadow_price", ascending=False)
+        if len(cap):
+            named = "; ".join(f"'{r['name']}' (relaxing it by 1{' percentage point' if r['metric'] == 'share' else ''} "
+                              f"is worth {_num(r['shadow_price'])} of {unit})" for _, r in cap.head(4).iterrows())
+            more = f" and {len(cap) - 4} more" if len(cap) > 4 else ""
+            return f"{head} because other limits bind before the total budget: {named}{more}."
+    return (f"{head}: no limit other than the money's return stops it; the next unit of money would return "
+            f"less than {1 if st.objective == 'net_value' else st.target_mroi:g} in value.")
 
 
 def _warnings(plan: Plan, ix: Index) -> list[str]:
     s, st = plan.summary, ix.scenario.settings
     out = []
     cur = st.currency
-    if s["unspent_budget"] > 1e-6 * max(1.0, st.total_budget) and st.objective in ("net_value", "target_mroi"):
-        out.append(f"{s['unspent_budget']:,.0f} {cur} of the budget is left unspent: the next unit of money "
-                   f"would return less than {1 if st.objective == 'net_value' else st.target_mroi:g} in value.")
+    unspent = unspent_warning(plan)
+    if unspent is not None:
+        out.append(unspent)
     if s["flat_spend"] > 1e-6 * max(1.0, st.total_budget):
         where = s["flat_spend_example"]
         out.append(f"{s['flat_spend']:,.0f} {cur} is spent where the curves are flat (no more customers "

@@ -434,5 +434,30 @@ def cross_check(s: Scenario) -> list[Issue]:
     for name, v in (("total_budget", s.settings.total_budget),):
         if not math.isfinite(v):
             issues.append(Issue("Settings", None, name, v, "is not a finite number"))
+    issues += _representable(s)  # issue 17: magnitudes the LP cannot hold
     return issues
 
+
+#: largest margin per customer per period, and smallest positive spend of a curve knot,
+#: that the LP represents (the solvers treat objective coefficients near 1e20 as infinite,
+#: and above about 1e9 per customer their tolerances break spend limits measurably; their
+#: feasibility tolerance is 1e-7 of a currency unit)
+MAX_MARGIN, MIN_KNOT_SPEND = 1e9, 1e-6
+
+
+def _representable(s: Scenario) -> list[Issue]:
+    """Values planner cannot represent, with what can be (issue 17: 'silently wrong')."""
+    out = []
+    for i, seg in enumerate(s.segments):  # rows that failed to read are stubs without fields
+        margin = getattr(seg, "margin_per_period", None)
+        if isinstance(margin, float | int) and margin > MAX_MARGIN:
+            out.append(Issue("Segments", _row_of(seg, i), "margin_per_period", margin,
+                             f"is larger than planner can represent (at most {MAX_MARGIN:.0e} per customer per "
+                             "period); state money in thousands or millions (margins, budgets and curve spend alike)"))
+    for i, p in enumerate(s.curve_points):
+        spend = getattr(p, "spend", None)
+        if isinstance(spend, float | int) and 0 < spend < MIN_KNOT_SPEND:
+            out.append(Issue("CurvePoints", _row_of(p, i), "spend", spend,
+                             f"is a positive spend below {MIN_KNOT_SPEND:g}, too small for planner to represent "
+                             f"(a customer for almost nothing); use 0 or at least {MIN_KNOT_SPEND:g}"))
+    return out
