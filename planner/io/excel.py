@@ -8,10 +8,8 @@ and the source workbook is never touched unless it *is* the target (``in_place``
 
 from __future__ import annotations
 
-import datetime as dt
+import io
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +29,11 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
-from planner.errors import OutputError, WorkbookError
-from planner.io import zip_preflight as xlsxzip
-from planner.io.grids import load_workbook, normalize_sheet, open_checked
+from planner.errors import OutputError
+from planner.io import atomic, merge
+from planner.io import package as pk
+from planner.io.grids import load_workbook, open_checked
+from planner.io.sheet_xml import Deferred, column_width, fast_ok, plain
 
 #: Column of a :class:`TableBlock` frame that, when present, gives the number format of
 #: each *row* (used for key/value blocks such as headline figures); it is not written.
@@ -67,21 +67,7 @@ def number_format(kind: str | None, currency: str = "USD") -> str | None:
 
 def to_cell_value(value: Any) -> Any:
     """A Python value Excel can hold: numpy scalars unwrapped, NaN/NaT/inf as blank."""
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.to_pydatetime().replace(tzinfo=None)
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, bool | int | float | str | dt.date):
-        return value
-    return str(value)
+    return plain(value)
 
 
 def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
@@ -114,9 +100,15 @@ class _Placed:
     columns: list[str]
 
 
-def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
-    """Write one :class:`SheetSpec` into an empty worksheet."""
+def render_sheet(ws: Worksheet, spec: SheetSpec) -> list[Deferred]:
+    """Write one :class:`SheetSpec` into an empty worksheet.
+
+    Returns the rows of long tables left to :func:`planner.io.sheet_xml.finish_sheet`
+    (every cell is written when the worksheet is saved by openpyxl alone: see
+    :func:`save`, which does not take them, so pass only sheets of :func:`render`).
+    """
     widths: dict[int, int] = {}
+    deferred: list[Deferred] = []
     row = 1
     for note in spec.notes:
         put(ws, row, 1, note).font = _NOTE
@@ -128,7 +120,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
         if block.title:
             put(ws, row, 1, block.title).font = _TITLE
             row += 1
-        placed.append(_write_block(ws, block, row, spec.currency, widths))
+        placed.append(_write_block(ws, block, row, spec.currency, widths, deferred))
         row = placed[-1].last_row + 2
     if placed:
         ws.freeze_panes = f"A{placed[0].header_row + 1}"
@@ -139,6 +131,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
     for i, chart in enumerate(spec.charts):
         if 0 <= chart.block < len(placed):
             _add_chart(ws, chart, placed[chart.block], f"{get_column_letter(ncols + 2)}{1 + 20 * i}")
+    return deferred
 
 
 def _fit_to_width(ws: Worksheet) -> None:
@@ -149,7 +142,8 @@ def _fit_to_width(ws: Worksheet) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
-def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widths: dict[int, int]) -> _Placed:
+def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widths: dict[int, int],
+                 deferred: list[Deferred]) -> _Placed:
     frame = block.frame
     columns = [str(c) for c in frame.columns if str(c) != ROW_FORMAT]
     for j, name in enumerate(columns, start=1):
@@ -162,7 +156,8 @@ def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widt
             col_fmt[c] = number_format("number")
     row_fmts = frame[ROW_FORMAT].tolist() if ROW_FORMAT in frame.columns else None
     values = frame[columns].to_numpy(dtype=object) if columns else np.empty((len(frame), 0), dtype=object)
-    for i in range(len(frame)):
+    fast = row_fmts is None and bool(columns) and fast_ok(frame, columns)
+    for i in range(1 if fast else len(frame)):
         r = top + 1 + i
         row_fmt = number_format(row_fmts[i], currency) if row_fmts is not None else None
         for j, c in enumerate(columns):
@@ -171,6 +166,12 @@ def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widt
             if fmt:
                 cell.number_format = fmt
             widths[j + 1] = max(widths.get(j + 1, 0), _width(cell.value, fmt))
+    if fast:  # the other rows are written as XML text by sheet_xml (same style per column)
+        rest = [frame[c].to_numpy()[1:] for c in columns]
+        deferred.append(Deferred(top + 1, rest))
+        for j, c in enumerate(columns):
+            quoted = bool(col_fmt[c] and '"' in str(col_fmt[c]))
+            widths[j + 1] = max(widths.get(j + 1, 0), column_width(rest[j], quoted))
     return _Placed(block, top, top + 1, top + len(frame), columns)
 
 
@@ -217,37 +218,47 @@ def _check_target(path: str | Path, source: Path | None, in_place: bool) -> Path
     out = Path(path)
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
         raise OutputError(f"{out}: the output must be an .xlsx (or .xlsm) file")
-    if not out.parent.exists():
-        raise OutputError(f"{out.parent}: no such folder")
-    if out.is_dir():
-        raise OutputError(f"{out}: is a folder")
     if source is not None and not in_place and out.exists() and out.resolve() == source.resolve():
         raise OutputError(f"{out}: refusing to overwrite the input workbook (ask for in-place to do so)")
-    return out
+    return atomic.resolve_target(out)
 
 
-def _mode_for(path: Path) -> int:
-    """Permissions of the file being replaced, else the default for a new file."""
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _to_bytes(wb: Workbook) -> bytes:
+    """The workbook saved in memory (a disk error can then only happen in :mod:`atomic`)."""
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 def save(wb: Workbook, path: Path) -> None:
     """Save ``wb`` to a temporary file next to ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.chmod(tmp, _mode_for(path))
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot be written ({exc})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    data = _to_bytes(wb)
+    atomic.write_atomically(path, lambda fh: fh.write(data))
+
+
+def render(specs: Sequence[SheetSpec], active: str | None = None,
+           mark: bool = True) -> tuple[pk.Package, dict[str, list[Deferred]]]:
+    """Planner's sheets in a fresh workbook, each marked as planner's (:data:`merge.MARK`).
+
+    ``mark=False`` for sheets that become the user's (a scenario written for editing).
+    """
+    wb = openpyxl.Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    deferred: dict[str, list[Deferred]] = {}
+    for spec in specs:
+        ws = wb.create_sheet(spec.name[:31])
+        deferred[ws.title] = render_sheet(ws, spec)
+        if mark:
+            ws.defined_names[merge.MARK] = DefinedName(merge.MARK, attr_text=merge.MARK_TEXT, hidden=True)
+    if not wb.worksheets:
+        raise OutputError("nothing to write")
+    target = (active or specs[0].name)[:31]
+    if target in wb.sheetnames:
+        for ws in wb.worksheets:
+            ws.sheet_view.tabSelected = False
+        wb.active = wb.sheetnames.index(target)
+    return pk.Package.read(io.BytesIO(_to_bytes(wb))), deferred
 
 
 def write_sheets(
@@ -258,49 +269,44 @@ def write_sheets(
     results_only: bool = False,
     in_place: bool = False,
     active: str | None = None,
+    force: bool = False,
+    update: bool = False,
+    mark: bool = True,
 ) -> list[str]:
     """Write sheets into a copy of ``source`` (or a fresh workbook) at ``path``.
 
-    Sheets named like a spec (case-insensitively) are replaced in place; the others are
-    added at the end.  Every other sheet of ``source`` is kept as openpyxl can keep it.
+    The copy is made at the package level (:mod:`planner.io.merge`): every part of
+    ``source`` is kept byte for byte, planner's sheets are added at the end or replace
+    planner's own sheets of the same name in place.  A sheet of the same name (ignoring
+    case, spaces and ``_``) that planner did not write is replaced only with ``force``.
+    ``update``: when there is no ``source`` and ``path`` is an existing workbook, it is the
+    source (the sheets are updated in it; a file there that is not a workbook is replaced
+    only with ``force``).  ``mark=False`` writes sheets that are the user's to edit (a
+    scenario), not marked as planner's.
 
     Returns
     -------
     list of str
-        Warnings about content of ``source`` that the copy loses.
+        Warnings (macros dropped from an ``.xlsx`` copy, a table renamed).
     """
-    out = _check_target(path, Path(source) if source is not None else None, in_place)
-    src = open_checked(source) if source is not None and not results_only else None
-    warnings: list[str] = []
+    src = Path(source) if source is not None and not results_only else None
+    out = _check_target(path, Path(source) if source is not None else None, in_place or update)
+    if src is None and update and out.exists():
+        if pk.is_workbook(out):
+            src = out
+        elif not force:
+            raise OutputError(f"{out}: exists and is not a workbook planner can add sheets to; "
+                              "pass --force to replace it, or write to another file")
+    if src is not None:
+        open_checked(src)
+    result, deferred = render(specs, active, mark)
     if src is None:
-        wb = openpyxl.Workbook()
-        assert wb.active is not None
-        wb.remove(wb.active)
+        parts, infos, warnings = merge.fresh(result, deferred), {}, []
     else:
-        keep_vba = out.suffix.lower() == ".xlsm"
-        warnings = xlsxzip.losses(src, keep_macros=keep_vba)
-        try:
-            wb = load_workbook(src, keep_vba=keep_vba, rich_text=True)
-        except Exception as exc:
-            raise WorkbookError(f"{src.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
-        wb.calculation.fullCalcOnLoad = True  # formulas lose their cached values in the copy
-    for spec in specs:
-        title = spec.name[:31]
-        existing = {normalize_sheet(ws.title): ws for ws in wb.worksheets}
-        old = existing.get(normalize_sheet(title))
-        index = wb.index(old) if old is not None else len(wb.sheetnames)
-        if old is not None:
-            wb.remove(old)
-        ws = wb.create_sheet(title, index)
-        render_sheet(ws, spec)
-    if not wb.worksheets:
-        raise OutputError(f"{out}: nothing to write")
-    target = active or (specs[0].name if specs else None)
-    if target is not None and target[:31] in wb.sheetnames:
-        for ws in wb.worksheets:
-            ws.sheet_view.tabSelected = False
-        wb.active = wb.sheetnames.index(target[:31])
-    save(wb, out)
+        user = pk.Package.read(src)
+        merged = merge.merge(user, result, deferred, force=force, macros=out.suffix.lower() == ".xlsm")
+        parts, infos, warnings = merged.parts, user.infos, merged.warnings
+    atomic.write_atomically(out, lambda fh: pk.write_zip(fh, parts, infos))
     return warnings
 
 

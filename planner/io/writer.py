@@ -60,7 +60,7 @@ def write_scenario(scenario: Scenario, path: str | Path) -> None:
     OutputError
         The file cannot be written there.
     """
-    excel.write_sheets(scenario_sheets(scenario), path, active="Settings")
+    excel.write_sheets(scenario_sheets(scenario), path, active="Settings", mark=False)
 
 
 def write_sheets(

@@ -1,0 +1,191 @@
+"""Worksheet XML that planner writes itself: long table rows, and fixes to openpyxl's output.
+
+openpyxl builds one Python object per cell and serialises it element by element (about
+40 µs a cell: 9-15 s for a 30 000-row Plan).  For a long table the renderer writes only the
+header and the first data row with openpyxl (so every column gets its style) and leaves the
+rest as a :class:`Deferred` block; :func:`finish_sheet` generates those rows as text, one
+column at a time, with the style of the first row's cell in the same column, and splices
+them in.  It also re-indexes style references (``s=``, ``style=``, ``dxfId=``) into the
+merged workbook's styles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+import numpy as np
+import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
+
+#: A table block longer than this is written by :func:`rows_xml` instead of openpyxl.
+FAST_ROWS = 50
+
+
+@dataclass
+class Deferred:
+    """Rows of a table block left to :func:`finish_sheet`.
+
+    ``sample_row`` is the Excel row openpyxl wrote (the block's first data row); the
+    ``columns`` hold the values of the rows after it, column ``j`` going to Excel column
+    ``j + 1``.
+    """
+
+    sample_row: int
+    columns: list[np.ndarray]
+
+    @property
+    def last_row(self) -> int:
+        return self.sample_row + (len(self.columns[0]) if self.columns else 0)
+
+
+def plain(value: Any) -> Any:
+    """A Python value Excel can hold: numpy scalars unwrapped, NaN/NaT/inf as blank."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime().replace(tzinfo=None)
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, bool | int | float | str | dt.date):
+        return value
+    return str(value)
+
+
+def fast_ok(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
+    """True when a block can be deferred: long, and no column holds dates (styled by value)."""
+    if len(frame) <= FAST_ROWS:
+        return False
+    for c in columns:
+        col = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            return False
+        if col.dtype == object and any(isinstance(v, dt.date | pd.Timestamp) for v in col):
+            return False
+    return True
+
+
+def column_width(values: np.ndarray, quoted_format: bool) -> int:
+    """Widest text of a column as the renderer measures it (numbers as ``1,234.00``)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiu":
+        finite = arr[np.isfinite(arr.astype(float))]
+        if not finite.size:
+            return 0
+        ends = (float(finite.max()), float(finite.min()))
+        return max(len(f"{x:,.2f}") for x in ends) + (5 if quoted_format else 0)
+    widest = 0
+    for v in arr.tolist():
+        v = plain(v)
+        if v is None:
+            continue
+        if isinstance(v, float | int) and not isinstance(v, bool):
+            widest = max(widest, len(f"{v:,.2f}") + (5 if quoted_format else 0))
+        else:
+            widest = max(widest, max((len(line) for line in str(v).splitlines()), default=0))
+    return widest
+
+
+def _text(v: str) -> str:
+    v = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
+    return f'<is><t xml:space="preserve">{escape(v)}</t></is>'
+
+
+def _cells(values: np.ndarray, letter: str, rows: range, style: str) -> list[str]:
+    """One column's cells (``<c>`` elements), vectorised by dtype."""
+    kind = values.dtype.kind
+    if kind == "b":
+        return [f'<c r="{letter}{r}"{style} t="b"><v>{int(v)}</v></c>' for r, v in zip(rows, values.tolist(), strict=False)]
+    if kind in "iu":
+        return [f'<c r="{letter}{r}"{style}><v>{v}</v></c>' for r, v in zip(rows, values.tolist(), strict=False)]
+    if kind == "f":
+        ok = np.isfinite(values).tolist()
+        return [f'<c r="{letter}{r}"{style}><v>{v!r}</v></c>' if k else f'<c r="{letter}{r}"{style}/>'
+                for r, v, k in zip(rows, values.tolist(), ok, strict=False)]
+    out = []
+    for r, raw in zip(rows, values.tolist(), strict=False):
+        v = plain(raw)
+        if v is None:
+            out.append(f'<c r="{letter}{r}"{style}/>')
+        elif isinstance(v, bool):
+            out.append(f'<c r="{letter}{r}"{style} t="b"><v>{int(v)}</v></c>')
+        elif isinstance(v, int | float):
+            out.append(f'<c r="{letter}{r}"{style}><v>{v!r}</v></c>')
+        elif isinstance(v, dt.date):
+            out.append(f'<c r="{letter}{r}"{style}><v>{to_excel(v)!r}</v></c>')
+        else:
+            out.append(f'<c r="{letter}{r}"{style} t="inlineStr">{_text(v)}</c>')
+    return out
+
+
+def rows_xml(block: Deferred, styles: dict[str, str]) -> str:
+    """The ``<row>`` elements of a deferred block; ``styles`` maps column letter → ``s``."""
+    if not block.columns or not len(block.columns[0]):
+        return ""
+    rows = range(block.sample_row + 1, block.last_row + 1)
+    cols = []
+    for j, values in enumerate(block.columns):
+        letter = get_column_letter(j + 1)
+        s = styles.get(letter)
+        cols.append(_cells(values, letter, rows, f' s="{s}"' if s else ""))
+    return "".join(f'<row r="{r}">' + "".join(cells) + "</row>" for r, *cells in zip(rows, *cols, strict=False))
+
+
+_ROW = r'<row r="{}"[^>]*?(?:/>|>.*?</row>)'
+_CELL_STYLE = re.compile(r'<c r="([A-Z]+)\d+"([^>]*?)/?>')
+_S = re.compile(r'\ss="(\d+)"')
+
+
+def _splice(xml: str, block: Deferred) -> str:
+    sample = re.search(_ROW.format(block.sample_row), xml, re.S)
+    if sample is None:
+        raise ValueError(f"row {block.sample_row} is missing from the rendered sheet")
+    styles = {}
+    for m in _CELL_STYLE.finditer(sample.group(0)):
+        s = _S.search(m.group(2))
+        if s:
+            styles[m.group(1)] = s.group(1)
+    return xml[:sample.end()] + rows_xml(block, styles) + xml[sample.end():]
+
+
+def _dimension(xml: str, last_row: int) -> str:
+    m = re.search(r'<dimension ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"', xml)
+    if m is None or not m.group(3):
+        return xml
+    row = max(int(m.group(4)), last_row)
+    ref = f'<dimension ref="{m.group(1)}{m.group(2)}:{m.group(3)}{row}"'
+    return xml[:m.start()] + ref + xml[m.end():]
+
+
+def finish_sheet(data: bytes, deferred: Sequence[Deferred], xf: Callable[[int], int],
+                 dxf: Callable[[int], int], keep_tab: bool = False) -> bytes:
+    """openpyxl's sheet XML with deferred rows spliced in and style indexes mapped.
+
+    ``xf`` maps a cell-format index of the rendered workbook to the merged one, ``dxf`` a
+    differential-format index.  ``tabSelected`` is dropped (unless ``keep_tab``): the workbook
+    keeps the tab its owner selected.
+    """
+    xml = data.decode("utf-8")
+    for block in sorted(deferred, key=lambda b: -b.sample_row):
+        xml = _splice(xml, block)
+    if deferred:
+        xml = _dimension(xml, max(b.last_row for b in deferred))
+    xml = re.sub(r'(<(?:c|row)\b[^>]*?\ss=")(\d+)"', lambda m: f'{m.group(1)}{xf(int(m.group(2)))}"', xml)
+    xml = re.sub(r'(<col\b[^>]*?\sstyle=")(\d+)"', lambda m: f'{m.group(1)}{xf(int(m.group(2)))}"', xml)
+    xml = re.sub(r'(\sdxfId=")(\d+)"', lambda m: f'{m.group(1)}{dxf(int(m.group(2)))}"', xml)
+    if not keep_tab:
+        xml = xml.replace(' tabSelected="1"', "")
+    return xml.encode("utf-8")
