@@ -87,6 +87,8 @@ def column_width(values: np.ndarray, quoted_format: bool) -> int:
             return 0
         ends = (float(finite.max()), float(finite.min()))
         return max(len(f"{x:,.2f}") for x in ends) + (5 if quoted_format else 0)
+    if pd.api.types.infer_dtype(arr, skipna=True) in ("string", "empty"):
+        arr = pd.unique(pd.Series(arr, dtype=object).dropna())
     widest = 0
     for v in arr.tolist():
         v = plain(v)
@@ -104,6 +106,10 @@ def _text(v: str) -> str:
     return f'<is><t xml:space="preserve">{escape(v)}</t></is>'
 
 
+def _text_cell(v: str | None, style: str) -> str:
+    return f"{style}/>" if v is None else f'{style} t="inlineStr">{_text(v)}</c>'
+
+
 def _cells(values: np.ndarray, letter: str, rows: range, style: str) -> list[str]:
     """One column's cells (``<c>`` elements), vectorised by dtype."""
     kind = values.dtype.kind
@@ -111,10 +117,15 @@ def _cells(values: np.ndarray, letter: str, rows: range, style: str) -> list[str
         return [f'<c r="{letter}{r}"{style} t="b"><v>{int(v)}</v></c>' for r, v in zip(rows, values.tolist(), strict=False)]
     if kind in "iu":
         return [f'<c r="{letter}{r}"{style}><v>{v}</v></c>' for r, v in zip(rows, values.tolist(), strict=False)]
-    if kind == "f":
-        ok = np.isfinite(values).tolist()
-        return [f'<c r="{letter}{r}"{style}><v>{v!r}</v></c>' if k else f'<c r="{letter}{r}"{style}/>'
-                for r, v, k in zip(rows, values.tolist(), ok, strict=False)]
+    if kind == "f":  # numpy's shortest round-trip repr, in C
+        finite = np.isfinite(values)
+        text = np.where(finite, values, 0.0).astype(np.float64).astype(str).tolist()
+        return [f'<c r="{letter}{r}"{style}><v>{v}</v></c>' if k else f'<c r="{letter}{r}"{style}/>'
+                for r, v, k in zip(rows, text, finite.tolist(), strict=True)]
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+        tails = [_text_cell(plain(u), style) for u in uniques.tolist()] + [f"{style}/>"]
+        return [f'<c r="{letter}{r}"{tails[k]}' for r, k in zip(rows, codes.tolist(), strict=True)]
     out = []
     for r, raw in zip(rows, values.tolist(), strict=False):
         v = plain(raw)
@@ -179,13 +190,13 @@ def finish_sheet(data: bytes, deferred: Sequence[Deferred], xf: Callable[[int], 
     keeps the tab its owner selected.
     """
     xml = data.decode("utf-8")
-    for block in sorted(deferred, key=lambda b: -b.sample_row):
-        xml = _splice(xml, block)
-    if deferred:
-        xml = _dimension(xml, max(b.last_row for b in deferred))
     xml = re.sub(r'(<(?:c|row)\b[^>]*?\ss=")(\d+)"', lambda m: f'{m.group(1)}{xf(int(m.group(2)))}"', xml)
     xml = re.sub(r'(<col\b[^>]*?\sstyle=")(\d+)"', lambda m: f'{m.group(1)}{xf(int(m.group(2)))}"', xml)
     xml = re.sub(r'(\sdxfId=")(\d+)"', lambda m: f'{m.group(1)}{dxf(int(m.group(2)))}"', xml)
+    for block in sorted(deferred, key=lambda b: -b.sample_row):  # rows take the sample's (mapped) styles
+        xml = _splice(xml, block)
+    if deferred:
+        xml = _dimension(xml, max(b.last_row for b in deferred))
     if not keep_tab:
         xml = xml.replace(' tabSelected="1"', "")
     return xml.encode("utf-8")
