@@ -20,7 +20,15 @@ import planner
 from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, SUMMARY_KEYS
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.errors import OutputError
-from planner.io import atomic, excel, read_scenario, read_table, write_plan, write_scenario, write_sheets
+from planner.io import (
+    atomic,
+    excel,
+    read_scenario,
+    read_table,
+    write_plan,
+    write_scenario,
+    write_sheets,
+)
 from planner.scenario.examples import email_upgrade, retail_quarterly
 from planner.scenario.models import (
     Channel,

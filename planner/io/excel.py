@@ -167,7 +167,7 @@ def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widt
                 cell.number_format = fmt
             widths[j + 1] = max(widths.get(j + 1, 0), _width(cell.value, fmt))
     if fast:  # the other rows are written as XML text by sheet_xml (same style per column)
-        rest = [frame[c].to_numpy()[1:] for c in columns]
+        rest = [frame[c].to_numpy() for c in columns]
         deferred.append(Deferred(top + 1, rest))
         for j, c in enumerate(columns):
             quoted = bool(col_fmt[c] and '"' in str(col_fmt[c]))

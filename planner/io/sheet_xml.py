@@ -33,9 +33,10 @@ FAST_ROWS = 50
 class Deferred:
     """Rows of a table block left to :func:`finish_sheet`.
 
-    ``sample_row`` is the Excel row openpyxl wrote (the block's first data row); the
-    ``columns`` hold the values of the rows after it, column ``j`` going to Excel column
-    ``j + 1``.
+    ``sample_row`` is the Excel row openpyxl wrote (the block's first data row) to give
+    each column its style; it is replaced by the rows generated from ``columns`` (every
+    data row of the block, column ``j`` going to Excel column ``j + 1``), which write
+    floats exactly (openpyxl writes 16 significant digits).
     """
 
     sample_row: int
@@ -43,7 +44,7 @@ class Deferred:
 
     @property
     def last_row(self) -> int:
-        return self.sample_row + (len(self.columns[0]) if self.columns else 0)
+        return self.sample_row - 1 + (len(self.columns[0]) if self.columns else 0)
 
 
 def plain(value: Any) -> Any:
@@ -107,7 +108,7 @@ def _text(v: str) -> str:
 
 
 def _text_cell(v: str | None, style: str) -> str:
-    return f"{style}/>" if v is None else f'{style} t="inlineStr">{_text(v)}</c>'
+    return f"{style}/>" if v is None or v == "" else f'{style} t="inlineStr">{_text(v)}</c>'
 
 
 def _cells(values: np.ndarray, letter: str, rows: range, style: str) -> list[str]:
@@ -129,7 +130,7 @@ def _cells(values: np.ndarray, letter: str, rows: range, style: str) -> list[str
     out = []
     for r, raw in zip(rows, values.tolist(), strict=False):
         v = plain(raw)
-        if v is None:
+        if v is None or v == "":
             out.append(f'<c r="{letter}{r}"{style}/>')
         elif isinstance(v, bool):
             out.append(f'<c r="{letter}{r}"{style} t="b"><v>{int(v)}</v></c>')
@@ -146,7 +147,7 @@ def rows_xml(block: Deferred, styles: dict[str, str]) -> str:
     """The ``<row>`` elements of a deferred block; ``styles`` maps column letter → ``s``."""
     if not block.columns or not len(block.columns[0]):
         return ""
-    rows = range(block.sample_row + 1, block.last_row + 1)
+    rows = range(block.sample_row, block.last_row + 1)
     cols = []
     for j, values in enumerate(block.columns):
         letter = get_column_letter(j + 1)
@@ -169,7 +170,7 @@ def _splice(xml: str, block: Deferred) -> str:
         s = _S.search(m.group(2))
         if s:
             styles[m.group(1)] = s.group(1)
-    return xml[:sample.end()] + rows_xml(block, styles) + xml[sample.end():]
+    return xml[:sample.start()] + rows_xml(block, styles) + xml[sample.end():]
 
 
 def _dimension(xml: str, last_row: int) -> str:
