@@ -310,8 +310,9 @@ def main() -> None:
       4 solver failure
     """
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, _on_terminate)
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), _on_terminate)
 
 
 @main.command()

@@ -70,7 +70,8 @@ class Book:
         sheets = [{"name": s.get("name", ""), "sheetId": s.get("sheetId", "0"),
                    "rid": s.get(f"{{{pk.DOC_REL}}}id", "")} for s in root.iter(_M + "sheet")]
         block = _block(data, prefix, b"sheets")
-        raw = re.findall(rb"<" + _p(prefix) + rb"sheet\b[^>]*/>", data[block[0]:block[1]]) if block else []
+        pat = rb"<" + _p(prefix) + rb"sheet\b[^>]*?(?:/>|>\s*</" + _p(prefix) + rb"sheet>)"
+        raw = re.findall(pat, data[block[0]:block[1]]) if block else []
         if len(raw) != len(sheets):
             raise OutputError("the workbook's sheet list cannot be edited safely")
         names = []
