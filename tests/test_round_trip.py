@@ -157,7 +157,9 @@ _value = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# two workbooks written and read per example: a tenth of the loaded profile's examples
+@settings(max_examples=max(15, settings.default.max_examples // 10), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**9, 10**9),
                                st.booleans(), st.text(max_size=10), _value), min_size=2, max_size=60))
 @example(rows=[(0.0, 0, False, "", None), (0.0, 0, False, "", None)])

@@ -1,9 +1,8 @@
 """Writing Excel: :class:`~planner.core.sheet_spec.SheetSpec` descriptions to formatted sheets.
 
-Turns sheet descriptions (and the template description of :mod:`planner.io.template`) into
-formatted sheets with charts.  Every write goes to a temporary file in the target folder that
-is renamed over the target only once it is complete, so a failure never leaves a partial file
-and the source workbook is never touched unless it *is* the target (``in_place``).
+Renders sheet descriptions (and the template of :mod:`planner.io.template`) with openpyxl in
+a fresh workbook; :mod:`planner.io.merge` copies them into the user's package and
+:mod:`planner.io.atomic` replaces the target only once the file is complete.
 """
 
 from __future__ import annotations
@@ -65,9 +64,8 @@ def number_format(kind: str | None, currency: str = "USD") -> str | None:
     }.get(kind or "")
 
 
-def to_cell_value(value: Any) -> Any:
-    """A Python value Excel can hold: numpy scalars unwrapped, NaN/NaT/inf as blank."""
-    return plain(value)
+#: A Python value Excel can hold: numpy scalars unwrapped, NaN/NaT/inf as blank.
+to_cell_value = plain
 
 
 def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
@@ -281,8 +279,7 @@ def write_sheets(
     case, spaces and ``_``) that planner did not write is replaced only with ``force``.
     ``update``: when there is no ``source`` and ``path`` is an existing workbook, it is the
     source (the sheets are updated in it; a file there that is not a workbook is replaced
-    only with ``force``).  ``mark=False`` writes sheets that are the user's to edit (a
-    scenario), not marked as planner's.
+    only with ``force``).  ``mark=False``: sheets the user edits (a scenario), not planner's.
 
     Returns
     -------

@@ -90,7 +90,13 @@ class Book:
         return next((r.part(self.part) for r in self.rels if r.id == rid), None)
 
     def owned(self) -> set[int]:
-        return {int(a.get("localSheetId", "-1")) for a, _ in self.names if a.get("name") == MARK}
+        return {_local(a) for a, _ in self.names if a.get("name") == MARK}
+
+
+def _local(attrs: dict[str, str]) -> int:
+    """The sheet index a defined name is scoped to (-1: the workbook)."""
+    text = attrs.get("localSheetId", "")
+    return int(text) if text.strip().isdigit() else -1
 
 
 def _p(prefix: bytes) -> bytes:
@@ -230,9 +236,9 @@ def merge(user: pk.Package, result: pk.Package, deferred: dict[str, list[Deferre
         while f"rId{next_id}" in used:
             next_id += 1
         rels.append(pk.Rel(f"rId{next_id}", pk.R_STYLES, pk.relative(book.part, styles_part)))
-    names = [raw for attrs, raw in book.names if int(attrs.get("localSheetId", "-1")) not in replaced]
+    names = [raw for attrs, raw in book.names if _local(attrs) not in replaced]
     for attrs, _ in res.names:
-        local = int(attrs.get("localSheetId", "-1"))
+        local = _local(attrs)
         if local in positions:
             names.append(_name_elem(book.prefix, attrs | {"localSheetId": str(positions[local])}))
     data = _replace_block(book.data, book.prefix, b"sheets", b"".join(entries), None)
