@@ -119,7 +119,7 @@ def test_output_reads_back_everywhere(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
-def test_libreoffice_converts_the_merged_copy(tmp_path: Path) -> None:
+def test_libreoffice_converts_the_merged_copy_and_planner_updates_its_save(tmp_path: Path) -> None:
     src = formula_scenario(tmp_path)
     out = tmp_path / "plan.xlsx"
     write_plan(planner.optimize(read_scenario(src)), out, source=src)
@@ -131,6 +131,12 @@ def test_libreoffice_converts_the_merged_copy(tmp_path: Path) -> None:
     back = read_scenario(converted)
     assert back.settings.total_budget == 1_700_000
     assert len(pd.read_excel(converted, sheet_name="Plan")) == len(pd.read_excel(out, sheet_name="Plan"))
+    # LibreOffice keeps planner's marks: the next run replaces its sheets without --force
+    names = openpyxl.load_workbook(converted, read_only=True).sheetnames
+    plan = planner.optimize(back)
+    assert write_plan(plan, None, source=converted, in_place=True) == []
+    assert openpyxl.load_workbook(converted, read_only=True).sheetnames == names
+    assert len(pd.read_excel(converted, sheet_name="Plan")) == len(plan.allocation)
 
 
 # --------------------------------------------------------------------- generated rows
@@ -163,6 +169,7 @@ _value = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
 @given(rows=st.lists(st.tuples(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**9, 10**9),
                                st.booleans(), st.text(max_size=10), _value), min_size=2, max_size=60))
 @example(rows=[(0.0, 0, False, "", None), (0.0, 0, False, "", None)])
+@example(rows=[(0.0, 0, False, "", None), (0.0, 0, False, "", None), (0.0, 0, False, "0000000\x1e", None)])
 @example(rows=[(-1.7976931348623157e+308, -560, True, "Channels", 6.662448203858811e+16),
                (2.7051362869279115e+287, 1486, True, "\x031\U0007ed31s", 3.646434534706414e+141),
                (-8.730664705856587e-274, -5586, True, "", "\x12\U00099af4")])

@@ -137,6 +137,11 @@ def test_nothing_written_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     src = user_book(tmp_path)
     out = tmp_path / "out.xlsx"
     out.write_bytes(b"old")
+    with pytest.raises(OutputError, match="exists and is not a workbook; pass --force"):
+        write_plan(hand_plan(), out, source=src)
+    assert out.read_bytes() == b"old"
+    write_plan(hand_plan(), out, source=src, force=True)
+    before = sha256(out)
 
     def boom(*args: object) -> None:
         raise RuntimeError("disk on fire")
@@ -144,7 +149,7 @@ def test_nothing_written_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(excel, "render_sheet", boom)
     with pytest.raises(RuntimeError):
         write_plan(hand_plan(), out, source=src)
-    assert out.read_bytes() == b"old"
+    assert sha256(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.xlsx", "out.xlsx"]
     monkeypatch.undo()
     with pytest.raises(OutputError, match="no such folder"):

@@ -85,6 +85,27 @@ def test_a_user_sheet_named_like_a_result_is_never_replaced(tmp_path: Path, clas
     assert sheets(src) == names
 
 
+def test_replacing_an_output_never_drops_its_sheets(tmp_path: Path) -> None:
+    src = scenario_book(tmp_path)
+    out = tmp_path / "plan.xlsx"
+    assert run("optimize", src, "-o", out, "-q").exit_code == 0
+    assert run("optimize", src, "-o", out, "-q").exit_code == 0  # the same sheets again: fine
+    wb = openpyxl.load_workbook(out)
+    wb.create_sheet("My analysis")["A1"] = "=Plan!E2*2"
+    wb.save(out)
+    before = sha256(out)
+    for extra in ([], ["--results-only"]):
+        result = run("optimize", src, "-o", out, "-q", *extra)
+        assert result.exit_code == 1 and "has sheets the new workbook would not keep (" in result.output
+        assert ("'My analysis')" in result.output) and ("'Settings'" in result.output) == bool(extra)
+        no_traceback(result)
+    assert sha256(out) == before
+    assert run("optimize", out, "--in-place", "-q").exit_code == 0  # the way to keep it
+    assert "My analysis" in sheets(out)
+    assert run("optimize", src, "-o", out, "-q", "--force").exit_code == 0
+    assert "My analysis" not in sheets(out)
+
+
 # --------------------------------------------------------------------- fit / value / uplift
 
 

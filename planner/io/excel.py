@@ -236,10 +236,7 @@ def save(wb: Workbook, path: Path) -> None:
 
 def render(specs: Sequence[SheetSpec], active: str | None = None,
            mark: bool = True) -> tuple[pk.Package, dict[str, list[Deferred]]]:
-    """Planner's sheets in a fresh workbook, each marked as planner's (:data:`merge.MARK`).
-
-    ``mark=False`` for sheets that become the user's (a scenario written for editing).
-    """
+    """Planner's sheets in a fresh workbook, marked as planner's (:data:`merge.MARK`) unless not ``mark``."""
     wb = openpyxl.Workbook()
     assert wb.active is not None
     wb.remove(wb.active)
@@ -278,8 +275,8 @@ def write_sheets(
     planner's own sheets of the same name in place.  A sheet of the same name (ignoring
     case, spaces and ``_``) that planner did not write is replaced only with ``force``.
     ``update``: when there is no ``source`` and ``path`` is an existing workbook, it is the
-    source (the sheets are updated in it; a file there that is not a workbook is replaced
-    only with ``force``).  ``mark=False``: sheets the user edits (a scenario), not planner's.
+    source (the sheets are updated in it).  Without ``force`` an existing file at ``path``
+    is replaced only when it is a workbook whose every sheet the new one keeps.  ``mark=False``: sheets the user edits (a scenario), not planner's.
 
     Returns
     -------
@@ -288,14 +285,16 @@ def write_sheets(
     """
     src = Path(source) if source is not None and not results_only else None
     out = _check_target(path, Path(source) if source is not None else None, in_place or update)
-    if src is None and update and out.exists():
-        if pk.is_workbook(out):
-            src = out
-        elif not force:
-            raise OutputError(f"{out}: exists and is not a workbook planner can add sheets to; "
-                              "pass --force to replace it, or write to another file")
+    if src is None and update and out.exists() and pk.is_workbook(out):
+        src = out
     if src is not None:
         open_checked(src)
+    if out.exists() and not force and (src is None or out.resolve() != src.resolve()):
+        lost = merge.dropped_sheets(out, src, [s.name[:31] for s in specs])
+        if lost:  # replacing a file never drops a sheet silently
+            raise OutputError(f"{out}: exists and has sheets the new workbook would not keep "
+                              f"({', '.join(repr(n) for n in lost)}); write to another file, or "
+                              "pass --force to replace it")
     result, deferred = render(specs, active, mark)
     if src is None:
         parts, infos, warnings = merge.fresh(result, deferred), {}, []

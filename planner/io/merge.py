@@ -18,6 +18,7 @@ import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from defusedxml import ElementTree
@@ -128,6 +129,25 @@ def clashes(user: pk.Package, titles: Sequence[str]) -> list[str]:
     owned = book.owned()
     keys = {sheet_key(t) for t in titles}
     return [s["name"] for i, s in enumerate(book.sheets) if sheet_key(s["name"]) in keys and i not in owned]
+
+
+def dropped_sheets(existing: str | Path, source: str | Path | None, titles: Sequence[str]) -> list[str]:
+    """Sheets of the file at ``existing`` that replacing it with the new workbook would drop.
+
+    The new workbook holds the sheets of ``source`` (None: none) and ``titles``.
+
+    Raises
+    ------
+    OutputError
+        ``existing`` is not a workbook (replacing it needs ``force``).
+    """
+    if not pk.is_workbook(existing):
+        raise OutputError(f"{existing}: exists and is not a workbook; pass --force to replace it, "
+                          "or write to another file")
+    kept = {sheet_key(t) for t in titles}
+    if source is not None:
+        kept |= {sheet_key(s["name"]) for s in Book.read(pk.Package.read(source)).sheets}
+    return [s["name"] for s in Book.read(pk.Package.read(existing)).sheets if sheet_key(s["name"]) not in kept]
 
 
 def merge(user: pk.Package, result: pk.Package, deferred: dict[str, list[Deferred]], *,

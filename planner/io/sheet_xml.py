@@ -97,8 +97,9 @@ def column_width(values: np.ndarray, quoted_format: bool) -> int:
             continue
         if isinstance(v, float | int) and not isinstance(v, bool):
             widest = max(widest, len(f"{v:,.2f}") + (5 if quoted_format else 0))
-        else:
-            widest = max(widest, max((len(line) for line in str(v).splitlines()), default=0))
+        else:  # measured as written: control characters become U+FFFD
+            text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(v))
+            widest = max(widest, max((len(line) for line in text.splitlines()), default=0))
     return widest
 
 
