@@ -11,6 +11,7 @@ import math
 import re
 import shutil
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from xlsx_fixtures import hand_plan
 import planner
 from planner.cli import main
 from planner.core.sheet_spec import SheetSpec, TableBlock
+from planner.errors import OutputError
 from planner.io import package as pk
 from planner.io import (
     read_scenario,
@@ -277,3 +279,50 @@ def test_numbers_survive_exactly() -> None:
     xml = sheet_xml.rows_xml(sheet_xml.Deferred(1, [values]), {"A": "3"})
     found = [float(v) for v in re.findall(r"<v>([^<]*)</v>", xml)]
     assert found == values[:-1].tolist() and xml.endswith('<c r="A8" s="3"/></row>')
+
+
+_NAMES = ["Plan", "PLAN", "plan_", "Summary", "Run_Info", "Run Info", "Notes", "Data 1", "Curves", "x"]
+
+
+@settings(max_examples=max(20, settings.default.max_examples // 5), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(user=st.lists(st.tuples(st.sampled_from(_NAMES), st.booleans()), min_size=1, max_size=6,
+                     unique_by=lambda t: t[0].lower()),
+       force=st.booleans())
+@example(user=[("Run_Info", False), ("Run Info", True)], force=False)
+def test_merge_never_loses_or_steals_a_sheet(tmp_path: Path, user: list[tuple[str, bool]], force: bool) -> None:
+    """Any mix of user sheets, some written by planner (marked): the merge refuses exactly when
+    it would replace an unmarked sheet (unless forced), keeps every other user part byte for
+    byte, never has fewer sheets than before, and the result opens."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from planner.io.merge import MARK_TEXT, sheet_key
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, mine in user:
+        ws = wb.create_sheet(name)
+        ws["A1"] = f"={len(name)}*2"
+        if mine:
+            ws.defined_names[MARK] = DefinedName(MARK, attr_text=MARK_TEXT, hidden=True)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # one per example (tmp_path is shared)
+    src = folder / "u.xlsx"
+    wb.save(src)
+    titles = {sheet_key(t) for t in ("Plan", "Summary", "Constraints Report", "Run Info")}
+    steals = [n for n, mine in user if sheet_key(n) in titles and not mine]
+    out = folder / "o.xlsx"
+    if steals and not force:
+        with pytest.raises(OutputError, match="which planner did not write"):
+            write_plan(hand_plan(), out, source=src)
+        assert not out.exists()
+        return
+    write_plan(hand_plan(), out, source=src, force=force)
+    names = openpyxl.load_workbook(out).sheetnames
+    assert len(names) >= len(user) and {"Plan", "Summary", "Constraints Report", "Run Info"} <= set(names)
+    kept = [n for n, _ in user if sheet_key(n) not in titles]
+    assert [n for n in names if n in kept] == kept
+    before, after = parts(src), parts(out)
+    book = openpyxl.load_workbook(src)
+    for n in kept:
+        i = book.sheetnames.index(n)
+        assert after[f"xl/worksheets/sheet{i + 1}.xml"] == before[f"xl/worksheets/sheet{i + 1}.xml"]
