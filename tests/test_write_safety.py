@@ -334,3 +334,19 @@ def test_planner_temp_pattern_matches_its_own_names(tmp_path: Path) -> None:
         mp.setattr(atomic, "open_temp", spy)
         write_plan(hand_plan(), tmp_path / "out.xlsx")
     assert len(seen) == 1 and atomic.TEMP_PATTERN.match(seen[0]) and seen[0].startswith(".out.xlsx.planner-")
+
+
+def test_a_package_planner_cannot_parse_is_refused_with_a_message(tmp_path: Path) -> None:
+    src = scenario_book(tmp_path)
+    with zipfile.ZipFile(src) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    parts["xl/styles.xml"] = b'<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><fonts>'
+    with zipfile.ZipFile(src, "w") as zf:
+        for n, d in parts.items():
+            zf.writestr(n, d)
+    out = tmp_path / "out.xlsx"
+    with pytest.raises(OutputError, match=r"cannot copy this workbook safely \(ParseError.*--results-only"):
+        write_plan(hand_plan(retail_quarterly()), out, source=src)
+    assert not out.exists() and temps(tmp_path) == []
+    write_plan(hand_plan(retail_quarterly()), out, source=src, results_only=True)
+    assert sheets(out) == RESULTS

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from defusedxml import ElementTree
+from defusedxml import DefusedXmlException, ElementTree
 
 from planner.errors import OutputError
 from planner.io import package as pk
@@ -152,6 +152,16 @@ def dropped_sheets(existing: str | Path, source: str | Path | None, titles: Sequ
 
 def merge(user: pk.Package, result: pk.Package, deferred: dict[str, list[Deferred]], *,
           force: bool = False, macros: bool = False) -> Merged:
+    """The merged package (see :func:`_merge`); a part it cannot parse is an :class:`OutputError`."""
+    try:
+        return _merge(user, result, deferred, force=force, macros=macros)
+    except (ElementTree.ParseError, DefusedXmlException, KeyError, ValueError, UnicodeDecodeError) as exc:
+        raise OutputError(f"planner cannot copy this workbook safely ({type(exc).__name__}: {exc}); "
+                          "write the results to a fresh workbook with --results-only") from None
+
+
+def _merge(user: pk.Package, result: pk.Package, deferred: dict[str, list[Deferred]], *,
+           force: bool = False, macros: bool = False) -> Merged:
     """The user's package with the result package's sheets added or replacing planner's own.
 
     Parameters
