@@ -81,7 +81,8 @@ def force_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--force``: replace sheets of the output planner did not write."""
     return click.option("--force", is_flag=True,
                         help="Replace a sheet of the output that has a result sheet's name but "
-                             "was not written by planner (by default planner refuses and writes "
+                             "was not written by planner, or an existing OUT.xlsx with sheets the "
+                             "new workbook would not keep (by default planner refuses and writes "
                              "nothing).")(f)
 
 

@@ -350,3 +350,15 @@ def test_a_package_planner_cannot_parse_is_refused_with_a_message(tmp_path: Path
     assert not out.exists() and temps(tmp_path) == []
     write_plan(hand_plan(retail_quarterly()), out, source=src, results_only=True)
     assert sheets(out) == RESULTS
+
+
+def test_frontier_and_compare_write_in_place(tmp_path: Path) -> None:
+    src = scenario_book(tmp_path)
+    names = sheets(src)
+    result = run("frontier", src, "--in-place", "-q", "--points", "3")
+    assert result.exit_code == 0, result.output
+    assert sheets(src) == [*names, "Frontier"]
+    result = run("compare", src, "--in-place", "-q")
+    assert result.exit_code == 0, result.output
+    assert sheets(src) == [*names, "Frontier", "Comparison"]
+    assert run("frontier", src, "-q").exit_code == 2  # neither -o nor --in-place
