@@ -37,7 +37,7 @@ from planner.io import (
     write_scenario,
     write_sheets,
 )
-from planner.io.merge import MARK, merge
+from planner.io.merge import MARK, Book, merge
 from planner.io.styles_merge import merge_styles
 from planner.scenario.examples import retail_quarterly
 
@@ -290,6 +290,7 @@ _NAMES = ["Plan", "PLAN", "plan_", "Summary", "Run_Info", "Run Info", "Notes", "
                      unique_by=lambda t: t[0].lower()),
        force=st.booleans())
 @example(user=[("Run_Info", False), ("Run Info", True)], force=False)
+@example(user=[("PLAN", False), ("plan_", False)], force=True)
 def test_merge_never_loses_or_steals_a_sheet(tmp_path: Path, user: list[tuple[str, bool]], force: bool) -> None:
     """Any mix of user sheets, some written by planner (marked): the merge refuses exactly when
     it would replace an unmarked sheet (unless forced), keeps every other user part byte for
@@ -317,7 +318,9 @@ def test_merge_never_loses_or_steals_a_sheet(tmp_path: Path, user: list[tuple[st
         assert not out.exists()
         return
     write_plan(hand_plan(), out, source=src, force=force)
-    names = openpyxl.load_workbook(out).sheetnames
+    names = [sh["name"] for sh in Book.read(pk.Package.read(out)).sheets]
+    assert len({n.lower() for n in names}) == len(names)  # Excel names are case-insensitive
+    assert openpyxl.load_workbook(out).sheetnames == names
     assert len(names) >= len(user) and {"Plan", "Summary", "Constraints Report", "Run Info"} <= set(names)
     kept = [n for n, _ in user if sheet_key(n) not in titles]
     assert [n for n in names if n in kept] == kept

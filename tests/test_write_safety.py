@@ -298,7 +298,11 @@ def test_kill_9_and_sigterm_at_random_moments(tmp_path: Path) -> None:
         proc = _writer(out, src, i)
         time.sleep(rnd.uniform(0.0, 2.0))
         proc.send_signal(sig)
-        code = proc.wait(timeout=120)
+        try:
+            code = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:  # never leave a writer running
+                proc.kill()
         assert code == (-9 if sig == signal.SIGKILL else 128 + signal.SIGTERM), proc.stderr.read()  # type: ignore[union-attr]
         assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
         assert complete(out), f"{sig!r} at round {i} left a broken destination"
@@ -316,8 +320,13 @@ def test_two_writers_to_one_path(tmp_path: Path) -> None:
     src = scenario_book(tmp_path)
     out = tmp_path / "out.xlsx"
     procs = [_writer(out, src, seed, count=3) for seed in (1, 2)]
-    for p in procs:
-        assert p.wait(timeout=300) == 0, p.stderr.read()  # type: ignore[union-attr]
+    try:
+        for p in procs:
+            assert p.wait(timeout=300) == 0, p.stderr.read()  # type: ignore[union-attr]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
     assert complete(out) and temps(tmp_path) == []
     assert read_scenario(out).settings.total_budget == retail_quarterly().settings.total_budget
 

@@ -94,6 +94,15 @@ class Book:
         return {_local(a) for a, _ in self.names if a.get("name") == MARK}
 
 
+def _spot(book: Book, title: str) -> int | None:
+    """The sheet ``title`` replaces: the one Excel would call the same (case-insensitively),
+    else the first that matches it ignoring spaces and ``_`` too."""
+    names = [s["name"] for s in book.sheets]
+    exact = [i for i, n in enumerate(names) if n.lower() == title.lower()]
+    near = [i for i, n in enumerate(names) if sheet_key(n) == sheet_key(title)]
+    return (exact or near or [None])[0]
+
+
 def _local(attrs: dict[str, str]) -> int:
     """The sheet index a defined name is scoped to (-1: the workbook)."""
     text = attrs.get("localSheetId", "")
@@ -190,8 +199,8 @@ def _merge(user: pk.Package, result: pk.Package, deferred: dict[str, list[Deferr
             f"{', '.join(repr(b) for b in bad)}, which planner did not write; planner never replaces "
             "your sheets. Rename them, write to another file, or pass --force to replace them.")
     warnings: list[str] = []
-    keys = {sheet_key(s["name"]): i for i, s in enumerate(book.sheets)}
-    replaced = {keys[sheet_key(t)]: t for t in titles if sheet_key(t) in keys}
+    spot = {t: i for t in titles if (i := _spot(book, t)) is not None}
+    replaced = {i: t for t, i in spot.items()}
     removed = {p for i in replaced if (p := book.sheet_part(i))}
     roots = [r.part("") for r in user.rels("") if r.part("")]
     keep = user.reach([r for r in roots if r], frozenset(removed))
@@ -254,7 +263,7 @@ def _merge(user: pk.Package, result: pk.Package, deferred: dict[str, list[Deferr
         rels.append(pk.Rel(rid, pk.R_SHEET, pk.relative(book.part, rename[res_parts[i]])))
         elem = _sheet_elem(book, title, next_sheet, rid)
         next_sheet += 1
-        at = keys.get(sheet_key(title))
+        at = spot.get(title)
         if at is None:
             at = len(entries)
             entries.append(elem)
