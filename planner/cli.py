@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +32,7 @@ from planner.core.figures import HEADLINE_KEYS, format_figure, kind_of, label_of
 from planner.core.plan import Plan
 from planner.engine import optimizer as engine
 from planner.errors import PlannerError, ScenarioError, SolverError
+from planner.io import atomic
 from planner.scenario import overrides
 from planner.scenario.models import Scenario
 
@@ -76,6 +79,40 @@ def output_option(required: bool = True) -> Callable[[Callable[..., Any]], Calla
     return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                         required=required, metavar="OUT.xlsx",
                         help="Workbook to write (a copy of the input with the result sheets).")
+
+
+def force_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--force``: replace sheets of the output planner did not write."""
+    return click.option("--force", is_flag=True,
+                        help="Replace a sheet of the output that has a result sheet's name but "
+                             "was not written by planner, or an existing OUT.xlsx with sheets the "
+                             "new workbook would not keep (by default planner refuses and writes "
+                             "nothing).")(f)
+
+
+def in_place_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--in-place``: write the result sheets into the input workbook itself."""
+    return click.option("--in-place", is_flag=True,
+                        help="Write the result sheets into IN.xlsx itself (no -o needed).")(f)
+
+
+def resolve_output(input_path: Path, output: Path | None, in_place: bool) -> Path:
+    """The output path from ``-o`` and ``--in-place`` (usage errors exit 2)."""
+    if in_place:
+        if output is not None and output.resolve() != input_path.resolve():
+            raise click.UsageError("--in-place writes into IN.xlsx: leave out -o.")
+        return input_path
+    if output is None:
+        raise click.UsageError("Missing option '-o' / '--output' (or use --in-place).")
+    if output.resolve() == input_path.resolve():
+        raise click.UsageError("OUT.xlsx is the input file: use --in-place to write into it.")
+    return output
+
+
+def _on_terminate(signum: int, frame: Any) -> None:
+    """SIGTERM/SIGHUP: remove the temporary file of a write in progress, then exit."""
+    atomic.remove_live_temps()
+    raise SystemExit(128 + signum)
 
 
 def solve_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -276,6 +313,10 @@ def main() -> None:
       3 infeasible (what must move is listed; nothing written)
       4 solver failure
     """
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), _on_terminate)
 
 
 @main.command()
@@ -330,12 +371,13 @@ def validate(input_path: Path) -> None:
               help="Print the summary as one JSON object on stdout (for scripts).")
 @click.option("--results-only", is_flag=True,
               help="Write a fresh workbook holding only the result sheets.")
-@click.option("--in-place", is_flag=True,
-              help="Write the result sheets into IN.xlsx itself (no -o needed).")
+@in_place_option
+@force_option
 @scenario_option
 @solve_options
 def optimize(input_path: Path, output: Path | None, as_json: bool, results_only: bool,
-             in_place: bool, scenario_name: str | None, solver: str | None, quiet: bool) -> None:
+             in_place: bool, force: bool, scenario_name: str | None, solver: str | None,
+             quiet: bool) -> None:
     """Find the plan for IN.xlsx and write it to OUT.xlsx.
 
     Writes the Plan, Summary, Constraints Report and Run Info sheets into a copy of the
@@ -349,14 +391,7 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
     """
     if in_place and results_only:
         raise click.UsageError("--in-place and --results-only cannot be combined.")
-    if in_place:
-        if output is not None and output.resolve() != input_path.resolve():
-            raise click.UsageError("--in-place writes into IN.xlsx: leave out -o.")
-        output = input_path
-    elif output is None:
-        raise click.UsageError("Missing option '-o' / '--output' (or use --in-place).")
-    elif output.resolve() == input_path.resolve():
-        raise click.UsageError("OUT.xlsx is the input file: use --in-place to write into it.")
+    output = resolve_output(input_path, output, in_place)
     scenario = load(input_path, scenario_name, solver)
     with user_errors():
         plan = engine.optimize(scenario)
@@ -371,7 +406,7 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
 
     with user_errors():
         result = io.write_plan(plan, str(output), source=str(input_path),
-                                     results_only=results_only, in_place=in_place)
+                               results_only=results_only, in_place=in_place, force=force)
     if as_json:
         click.echo(json.dumps(json_summary(plan, scenario_name)))
     elif not quiet:
@@ -381,15 +416,18 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
 
 @main.command()
 @click.argument("input_path", type=INPUT, metavar="IN.xlsx")
-@output_option()
+@output_option(required=False)
+@in_place_option
+@force_option
 @click.option("--points", type=click.IntRange(min=2, max=1000), default=21, show_default=True,
               help="Number of budgets from 0 to the maximum.")
 @click.option("--max-budget", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Largest budget (default: twice the workbook's total_budget).")
 @scenario_option
 @solve_options
-def frontier(input_path: Path, output: Path, points: int, max_budget: float | None,
-             scenario_name: str | None, solver: str | None, quiet: bool) -> None:
+def frontier(input_path: Path, output: Path | None, in_place: bool, force: bool, points: int,
+             max_budget: float | None, scenario_name: str | None, solver: str | None,
+             quiet: bool) -> None:
     """Value, net value and marginal ROI across total budgets, written to a Frontier sheet.
 
     Sweeps the total budget from 0 to twice the workbook's budget (or --max-budget),
@@ -399,6 +437,7 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
     Example:
       planner frontier scenarios/retail_quarterly.xlsx -o frontier.xlsx --points 21
     """
+    output = resolve_output(input_path, output, in_place)
 
     scenario = load(input_path, scenario_name, solver)
     with user_errors(), progress_bar("Budgets", quiet) as progress:
@@ -414,7 +453,8 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
              f"{', '.join(fmt(b) for b in failed['budget'])}"
              + (f". {result.infeasible_note}" if getattr(result, "infeasible_note", "") else ""))
     with user_errors():
-        written = io.write_sheets(result.sheets(), str(output), source=str(input_path))
+        written = io.write_sheets(result.sheets(), str(output), source=str(input_path),
+                                  in_place=in_place, force=force)
     if not quiet:
         cols = ["budget", "spend", "value", "net_value", "marginal_roi", "status"]
         click.echo(f"Budget frontier of {scenario.name} ({scenario.settings.currency}):")
@@ -426,9 +466,12 @@ def frontier(input_path: Path, output: Path, points: int, max_budget: float | No
 
 @main.command()
 @click.argument("input_path", type=INPUT, metavar="IN.xlsx")
-@output_option()
+@output_option(required=False)
+@in_place_option
+@force_option
 @solve_options
-def compare(input_path: Path, output: Path, solver: str | None, quiet: bool) -> None:
+def compare(input_path: Path, output: Path | None, in_place: bool, force: bool, solver: str | None,
+            quiet: bool) -> None:
     """Optimise Base and every scenario of the Scenarios sheet, side by side.
 
     Writes a Comparison sheet (headline figures per scenario and the change against Base)
@@ -439,6 +482,7 @@ def compare(input_path: Path, output: Path, solver: str | None, quiet: bool) -> 
     Example:
       planner compare scenarios/retail_quarterly.xlsx -o comparison.xlsx
     """
+    output = resolve_output(input_path, output, in_place)
 
     scenario = load(input_path, None, solver)
     with user_errors(), progress_bar("Scenarios", quiet) as progress:
@@ -448,7 +492,8 @@ def compare(input_path: Path, output: Path, solver: str | None, quiet: bool) -> 
         if not plan.ok:
             warn(f"scenario '{name}' has no plan ({plan.status}). {plan.message}".rstrip())
     with user_errors():
-        written = io.write_sheets(result.sheets(), str(output), source=str(input_path))
+        written = io.write_sheets(result.sheets(), str(output), source=str(input_path),
+                                  in_place=in_place, force=force)
     if not quiet:
         cols = ["scenario", "status", "total_spend", "total_value", "net_value", "roi",
                 "new_customers", "retained_customers"]
@@ -479,19 +524,25 @@ def quiet_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @click.argument("history", type=INPUT, metavar="HISTORY.xlsx")
 @output_option()
+@click.option("--force", is_flag=True,
+              help="OUT.xlsx exists: replace its sheets of the same names even when planner did "
+                   "not write them (e.g. a scenario's own), or replace a file that is not a "
+                   "workbook. Every other sheet is kept either way.")
 @quiet_option
-def fit(history: Path, output: Path, quiet: bool) -> None:
+def fit(history: Path, output: Path, force: bool, quiet: bool) -> None:
     """Fit response curves to spend history and write a Curves sheet.
 
     HISTORY.xlsx has a History sheet (segment, channel, program, period, spend,
     customers); every concave curve family is fitted per cell, the best one kept, and
-    its fit quality reported.
+    its fit quality reported. When OUT.xlsx exists, only the Curves, Fit Charts and Fit
+    Families sheets are added or replaced in it; every other sheet is kept. Replacing a
+    Curves sheet planner did not write (your scenario's) needs --force.
 
     \b
     Example:
-      planner fit history.xlsx -o scenario.xlsx
+      planner fit history.xlsx -o scenario.xlsx --force
     """
-    _data_command(lambda: workflows.fit_workbook(str(history), str(output)), output, quiet)
+    _data_command(lambda: workflows.fit_workbook(str(history), str(output), force=force), output, quiet)
 
 
 @main.command()
@@ -502,14 +553,20 @@ def fit(history: Path, output: Path, quiet: bool) -> None:
 @click.option("--segments", type=click.Choice(["given", "rfm"], case_sensitive=False),
               default="given", show_default=True,
               help="Use the segment column of the data, or derive RFM segments.")
+@click.option("--force", is_flag=True,
+              help="OUT.xlsx exists: replace its sheets of the same names even when planner did "
+                   "not write them (e.g. a scenario's own), or replace a file that is not a "
+                   "workbook. Every other sheet is kept either way.")
 @quiet_option
 def value(transactions: Path, output: Path, periods_per_year: str, segments: str,
-          quiet: bool) -> None:
+          force: bool, quiet: bool) -> None:
     """Measure segment value from transactions and write a Segments sheet.
 
     TRANSACTIONS is a CSV file or a workbook with a Transactions sheet (customer_id,
     date, amount, optional margin and segment). Per segment: customers, margin per
-    period, retention rate per period, order value and frequency.
+    period, retention rate per period, order value and frequency. When OUT.xlsx exists,
+    only the Segments and Segment Details sheets are added or replaced in it; every other
+    sheet is kept. Replacing a Segments sheet planner did not write needs --force.
 
     \b
     Example:
@@ -517,7 +574,7 @@ def value(transactions: Path, output: Path, periods_per_year: str, segments: str
     """
     _data_command(lambda: workflows.value_workbook(
         str(transactions), str(output), periods_per_year=int(periods_per_year),
-        segments=segments.lower()), output, quiet)
+        segments=segments.lower(), force=force), output, quiet)
 
 
 @main.command()
@@ -527,19 +584,26 @@ def value(transactions: Path, output: Path, periods_per_year: str, segments: str
 @click.option("--n-boot", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Bootstrap resamples for the confidence intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--force", is_flag=True,
+              help="OUT.xlsx exists: replace its sheets of the same names even when planner did "
+                   "not write them (e.g. a scenario's own), or replace a file that is not a "
+                   "workbook. Every other sheet is kept either way.")
 @quiet_option
-def uplift(before: Path, after: Path, output: Path, n_boot: int, seed: int, quiet: bool) -> None:
+def uplift(before: Path, after: Path, output: Path, n_boot: int, seed: int, force: bool,
+           quiet: bool) -> None:
     """CLV uplift per segment between two periods of transactions, with confidence intervals.
 
     BEFORE and AFTER are transactions (CSV or a workbook with a Transactions sheet) from
-    before and after a CRM change.
+    before and after a CRM change. When OUT.xlsx exists, only the Uplift sheet is added or
+    replaced in it; every other sheet is kept.
 
     \b
     Example:
       planner uplift before.csv after.csv -o uplift.xlsx --n-boot 2000 --seed 1
     """
     _data_command(lambda: workflows.uplift_workbook(str(before), str(after), str(output),
-                                                 n_boot=n_boot, seed=seed), output, quiet)
+                                                    force=force, n_boot=n_boot, seed=seed),
+                  output, quiet)
 
 
 # --------------------------------------------------------------------------- risk

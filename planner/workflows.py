@@ -19,10 +19,16 @@ from planner.io import read_table, write_scenario, write_sheets
 from planner.scenario.examples import EXAMPLES
 
 
-def fit_workbook(history_path: str, out_path: str) -> FitReport:
-    """Fit the History sheet of ``history_path`` and write the result sheets to ``out_path``."""
+def fit_workbook(history_path: str, out_path: str, force: bool = False) -> FitReport:
+    """Fit the History sheet of ``history_path`` and write the result sheets to ``out_path``.
+
+    An existing workbook at ``out_path`` is updated: the Curves, Fit Charts and Fit
+    Families sheets are added or replaced, every other sheet is kept (see
+    :func:`planner.io.write_sheets`; a Curves sheet planner did not write, such as a
+    scenario's own, is replaced only with ``force``).
+    """
     report = fit_history(read_table(history_path, "History"))
-    write_sheets(report.sheets(), out_path)
+    report.warnings = [*report.warnings, *write_sheets(report.sheets(), out_path, update=True, force=force)]
     return report
 
 def read_transactions(path: str) -> pd.DataFrame:
@@ -36,20 +42,29 @@ def read_transactions(path: str) -> pd.DataFrame:
     return read_table(p, "Transactions")
 
 def value_workbook(
-    transactions_path: str, out_path: str, periods_per_year: int = 4, segments: str = "given"
+    transactions_path: str, out_path: str, periods_per_year: int = 4, segments: str = "given",
+    force: bool = False,
 ) -> ValueReport:
-    """Read transactions (CSV or xlsx), estimate segment values, write the sheets to ``out_path``."""
+    """Read transactions (CSV or xlsx), estimate segment values, write the sheets to ``out_path``.
+
+    An existing workbook at ``out_path`` is updated (Segments and Segment Details added or
+    replaced, every other sheet kept); a Segments sheet planner did not write is replaced
+    only with ``force``.
+    """
     report = segment_values(read_transactions(transactions_path), periods_per_year, segments)
-    write_sheets(report.sheets(), out_path)
+    report.warnings = [*report.warnings, *write_sheets(report.sheets(), out_path, update=True, force=force)]
     return report
 
-def uplift_workbook(before_path: str, after_path: str, out_path: str, **kw: object) -> UpliftReport:
+def uplift_workbook(before_path: str, after_path: str, out_path: str, force: bool = False,
+                    **kw: object) -> UpliftReport:
     """Read two transaction files (CSV or xlsx ``Transactions`` sheet), write the ``Uplift`` sheet.
 
-    Keyword arguments go to :func:`measure_uplift` (``n_boot``, ``seed`` …).
+    An existing workbook at ``out_path`` is updated (the Uplift sheet added or replaced,
+    every other sheet kept; one planner did not write is replaced only with ``force``).
+    Other keyword arguments go to :func:`measure_uplift` (``n_boot``, ``seed`` …).
     """
     report = measure_uplift(read_transactions(before_path), read_transactions(after_path), **kw)  # type: ignore[arg-type]
-    write_sheets(report.sheets(), out_path)
+    report.warnings = [*report.warnings, *write_sheets(report.sheets(), out_path, update=True, force=force)]
     return report
 
 def write_examples(folder: str | Path) -> list[Path]:

@@ -452,9 +452,9 @@ def test_fit_value_uplift_call_the_library(tmp_path, data_modules):
     assert result.stderr == f"Warning: 2 cells have too few points\nWrote {out}\n"
     assert run("uplift", "a.csv", "b.csv", "-o", out, "--n-boot", "500", "--seed", "7").exit_code == 0
     assert data_modules == [
-        ("fit_workbook", ("history.xlsx", out), {}),
-        ("value_workbook", ("tx.csv", out), {"periods_per_year": 12, "segments": "rfm"}),
-        ("uplift_workbook", ("a.csv", "b.csv", out), {"n_boot": 500, "seed": 7}),
+        ("fit_workbook", ("history.xlsx", out), {"force": False}),
+        ("value_workbook", ("tx.csv", out), {"periods_per_year": 12, "segments": "rfm", "force": False}),
+        ("uplift_workbook", ("a.csv", "b.csv", out), {"force": False, "n_boot": 500, "seed": 7}),
     ]
 
 

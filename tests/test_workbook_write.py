@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -18,8 +21,15 @@ from planner.core.figures import HEADLINE_KEYS
 from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.errors import OutputError
-from planner.io import excel, read_scenario, read_table, write_plan, write_scenario, write_sheets
-from planner.io import zip_preflight as xlsxzip
+from planner.io import (
+    atomic,
+    excel,
+    read_scenario,
+    read_table,
+    write_plan,
+    write_scenario,
+    write_sheets,
+)
 from planner.scenario.examples import email_upgrade, retail_quarterly
 from planner.scenario.models import (
     Channel,
@@ -71,7 +81,7 @@ def test_write_plan_into_copy_keeps_user_sheets(tmp_path: Path) -> None:
     assert ws["C1"].number_format == "0.0%"
     assert [str(d.sqref) for d in ws.data_validations.dataValidation] == ["D1:D5"]
     assert wb.defined_names["my_budget"].attr_text == "'My Notes'!$B$1"
-    assert wb.active.title == "Plan"
+    assert wb.active.title == "Settings"  # the workbook opens where its owner left it
     # a second run replaces the result sheets instead of adding "Plan1"
     write_plan(hand_plan(), out, source=out, in_place=True)
     assert openpyxl.load_workbook(out).sheetnames == wb.sheetnames
@@ -129,6 +139,11 @@ def test_nothing_written_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     src = user_book(tmp_path)
     out = tmp_path / "out.xlsx"
     out.write_bytes(b"old")
+    with pytest.raises(OutputError, match="exists and is not a workbook; pass --force"):
+        write_plan(hand_plan(), out, source=src)
+    assert out.read_bytes() == b"old"
+    write_plan(hand_plan(), out, source=src, force=True)
+    before = sha256(out)
 
     def boom(*args: object) -> None:
         raise RuntimeError("disk on fire")
@@ -136,7 +151,7 @@ def test_nothing_written_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(excel, "render_sheet", boom)
     with pytest.raises(RuntimeError):
         write_plan(hand_plan(), out, source=src)
-    assert out.read_bytes() == b"old"
+    assert sha256(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.xlsx", "out.xlsx"]
     monkeypatch.undo()
     with pytest.raises(OutputError, match="no such folder"):
@@ -146,12 +161,15 @@ def test_nothing_written_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_saving_failure_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(self: object, filename: str) -> None:
-        Path(filename).write_bytes(b"partial")
-        raise OSError("no space left on device")
+    class Full(io.BytesIO):
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", fail)
-    with pytest.raises(OutputError, match="no space left"):
+        def fileno(self) -> int:
+            raise OSError(errno.EBADF, "no file")
+
+    monkeypatch.setattr(atomic, "open_temp", lambda fd: (os.close(fd), Full())[1])
+    with pytest.raises(OutputError, match="no space left on the disk"):
         write_plan(hand_plan(), tmp_path / "o.xlsx")
     assert list(tmp_path.iterdir()) == []
 
@@ -234,7 +252,8 @@ def test_write_sheets_specs_and_charts(tmp_path: Path) -> None:
     assert len(ws._charts) == 2
 
 
-def test_losses_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_of_the_user_package_is_lost(tmp_path: Path) -> None:
+    """Sparklines, shapes, pictures and metadata the old openpyxl copy dropped are kept."""
     src = make_book(tmp_path / "g.xlsx", GOOD)
     with zipfile.ZipFile(src) as zf:
         parts = {n: zf.read(n) for n in zf.namelist()}
@@ -256,14 +275,13 @@ def test_losses_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     with zipfile.ZipFile(odd, "w") as zf:
         for n, d in parts.items():
             zf.writestr(n, d)
-    warnings = write_plan(hand_plan(), tmp_path / "o.xlsx", source=odd)
-    assert "sheet 'Segments': sparklines will be lost in the copy" in warnings
-    assert "sheet 'Settings': shapes and text boxes will be lost in the copy (and the charts drawn with them)" \
-        in warnings
-    monkeypatch.setattr(xlsxzip, "_HAVE_PILLOW", False)
-    assert "sheet 'Settings': pictures will be lost in the copy (install Pillow to keep them)" \
-        in xlsxzip.losses(odd)
-    assert any("dynamic-array" in w for w in warnings)
+    out = tmp_path / "o.xlsx"
+    assert write_plan(hand_plan(), out, source=odd) == []
+    with zipfile.ZipFile(out) as zf:
+        for name in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet3.xml", "xl/metadata.xml",
+                     "xl/drawings/drawing1.xml", "xl/worksheets/_rels/sheet1.xml.rels"):
+            assert zf.read(name) == parts[name], name
+    assert openpyxl.load_workbook(out).sheetnames == [*GOOD, *RESULTS]
     assert write_plan(hand_plan(), tmp_path / "o2.xlsx", source=odd, results_only=True) == []
 
 

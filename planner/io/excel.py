@@ -1,17 +1,14 @@
 """Writing Excel: :class:`~planner.core.sheet_spec.SheetSpec` descriptions to formatted sheets.
 
-Turns sheet descriptions (and the template description of :mod:`planner.io.template`) into
-formatted sheets with charts.  Every write goes to a temporary file in the target folder that
-is renamed over the target only once it is complete, so a failure never leaves a partial file
-and the source workbook is never touched unless it *is* the target (``in_place``).
+Renders sheet descriptions (and the template of :mod:`planner.io.template`) with openpyxl in
+a fresh workbook; :mod:`planner.io.merge` copies them into the user's package and
+:mod:`planner.io.atomic` replaces the target only once the file is complete.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import io
 import math
-import os
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,10 +28,11 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.core.sheet_spec import SheetSpec, TableBlock
-from planner.errors import OutputError, WorkbookError
-from planner.io import sheet_parts
-from planner.io import zip_preflight as xlsxzip
-from planner.io.grids import load_workbook, normalize_sheet, open_checked
+from planner.errors import OutputError
+from planner.io import atomic, merge, sheet_parts
+from planner.io import package as pk
+from planner.io.grids import load_workbook, open_checked
+from planner.io.sheet_xml import Deferred, column_width, fast_ok, plain
 
 #: Column of a :class:`TableBlock` frame that, when present, gives the number format of
 #: each *row* (used for key/value blocks such as headline figures); it is not written.
@@ -58,29 +56,16 @@ def number_format(kind: str | None, currency: str = "USD", scale: float | None =
     return sheet_parts.number_format(kind, currency, scale)
 
 
-def to_cell_value(value: Any) -> Any:
-    """A Python value Excel can hold: numpy scalars unwrapped, NaN/NaT/inf as blank."""
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.to_pydatetime().replace(tzinfo=None)
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, bool | int | float | str | dt.date):
-        return value
-    return str(value)
+#: A Python value Excel can hold: numpy scalars unwrapped, NaN/NaT/inf as blank.
+to_cell_value = plain
 
 
 def put(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     """Write one value; text is always literal text, never a formula."""
     cell = ws.cell(row=row, column=col)
     v = to_cell_value(value)
+    if v == "":
+        v = None  # an empty text is a blank (as sheet_xml writes long tables)
     if isinstance(v, str):
         cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)  # control characters cannot go in xlsx
         cell.data_type = "s"  # openpyxl would turn "=..." into a formula (or "#N/A" into an error)
@@ -103,21 +88,23 @@ class _Placed:
 _CHART_CM, _CHART_ROWS, _NOTE_CHARS = (14.0, 7.5), 16, 45
 
 
-def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
+def render_sheet(ws: Worksheet, spec: SheetSpec) -> list[Deferred]:
     """Write one :class:`SheetSpec` into an empty worksheet, placed as ``spec.layout`` says.
 
     ``table``: the first block's header on row 1 (``pandas.read_excel`` reads it), further
     blocks and the notes to its right, charts below.  ``report``: the first note as a title,
     the other notes under it, the first block, the charts, then the other blocks one below
     the other.  Blocks with a ``name`` become Excel tables; the sheet prints landscape, one
-    page wide.
+    page wide.  Returns the rows of long tables left to
+    :func:`planner.io.sheet_xml.finish_sheet` (pass only sheets of :func:`render` to it).
     """
+    deferred: list[Deferred] = []
     widths: dict[int, int] = {}
     placed: list[_Placed] = []
     if spec.layout == "table":
         col = 1
         for block in spec.blocks:
-            placed.append(_write_block(ws, block, 1, spec.currency, widths, first_col=col))
+            placed.append(_write_block(ws, block, 1, spec.currency, widths, deferred, first_col=col))
             col += len(placed[-1].columns) + 1
         lines, width = sheet_parts.wrap_beside(spec.notes, _NOTE_CHARS, max(p.last_row for p in placed))
         for i, line in enumerate(lines):
@@ -139,7 +126,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
             if block.title:
                 put(ws, row, 1, block.title).font = _TITLE
                 row += 1
-            placed.append(_write_block(ws, block, row, spec.currency, widths))
+            placed.append(_write_block(ws, block, row, spec.currency, widths, deferred))
             row = placed[-1].last_row + 2
             if i == 0 and spec.charts:
                 chart_row, row = row, row + _CHART_ROWS
@@ -158,6 +145,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> None:
         anchor = sheet_parts.anchor_at(ws, chart_row, i * (width + 0.4), (width, _CHART_CM[1]))
         sheet_parts.add_chart(ws, chart, (at := placed[chart.block]).columns, at.first_col, at.first_row,
                               at.last_row, anchor, spec.currency)
+    return deferred
 
 
 def _fit_to_width(ws: Worksheet) -> None:
@@ -173,7 +161,7 @@ def _fit_to_width(ws: Worksheet) -> None:
 
 
 def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widths: dict[int, int],
-                 first_col: int = 1) -> _Placed:
+                 deferred: list[Deferred], first_col: int = 1) -> _Placed:
     frame = block.frame
     columns = [str(c) for c in frame.columns if str(c) != ROW_FORMAT]
     for j, name in enumerate(columns, start=first_col):
@@ -191,7 +179,10 @@ def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widt
         col_fmt[c] = number_format(kind, currency, float(magnitude[c].max()) if magnitude[c].notna().any() else None)
         if col_fmt[c] not in (None, "@"):
             ws.cell(row=top, column=first_col + columns.index(c)).alignment = _RIGHT
-    for i in range(len(frame)):
+    # a long table's rows after the first are written as XML text by sheet_xml (each column
+    # in the style of its first cell); cells styled row by row or by value are written here
+    fast = first_col == 1 and row_kinds is None and bool(columns) and fast_ok(frame, columns)
+    for i in range(1 if fast else len(frame)):
         r = top + 1 + i
         for j, c in enumerate(columns):
             v = to_cell_value(values[i, j])
@@ -203,11 +194,17 @@ def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widt
             if number and (v == 0 or (places is not None and v < 0 and round(v, places) == 0)):
                 v = 0.0  # never show "-0.00"
             cell = put(ws, r, first_col + j, v)
-            if isinstance(v, str):
+            if isinstance(cell.value, str):
                 cell.alignment = _INDENT
-            if fmt:
+            if fmt and v is not None:  # a blank stays unwritten (as sheet_xml writes long tables)
                 cell.number_format = fmt
             widths[first_col + j] = max(widths.get(first_col + j, 0), sheet_parts.shown_width(cell.value, fmt))
+    if fast:
+        rest = [_no_negative_zero(frame[c].to_numpy(), col_fmt[c]) for c in columns]
+        deferred.append(Deferred(top + 1, rest))
+        for j, c in enumerate(columns):
+            width = column_width(rest[j], lambda v, f=col_fmt[c]: sheet_parts.shown_width(v, f))
+            widths[j + 1] = max(widths.get(j + 1, 0), width)
     last = top + len(frame)
     unique = len({c.lower() for c in columns}) == len(columns) and all(c.strip() for c in columns)
     if block.name and columns and unique:
@@ -216,41 +213,69 @@ def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widt
     return _Placed(block, top, top + 1, last, columns, first_col)
 
 
+def _no_negative_zero(values: np.ndarray, fmt: str | None) -> np.ndarray:
+    """Numbers the format would show as ``-0.00``, and zeros, written as 0.0 (as the cell
+    loop writes them)."""
+    places = sheet_parts.shown_decimals(fmt)
+    if values.dtype.kind == "f":
+        zero = values == 0
+        if places is not None:
+            zero |= (values < 0) & (np.round(values, places) == 0)
+        return np.where(zero, 0.0, values)
+    if values.dtype.kind != "O":
+        return values
+
+    def one(v: Any) -> Any:
+        number = isinstance(v, float | int | np.number) and not isinstance(v, bool | np.bool_)
+        if number and (v == 0 or (places is not None and v < 0 and round(float(v), places) == 0)):
+            return 0.0
+        return v
+
+    return np.array([one(v) for v in values.tolist()], dtype=object)
+
+
 def _check_target(path: str | Path, source: Path | None, in_place: bool) -> Path:
     out = Path(path)
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
         raise OutputError(f"{out}: the output must be an .xlsx (or .xlsm) file")
-    if not out.parent.exists():
-        raise OutputError(f"{out.parent}: no such folder")
-    if out.is_dir():
-        raise OutputError(f"{out}: is a folder")
     if source is not None and not in_place and out.exists() and out.resolve() == source.resolve():
         raise OutputError(f"{out}: refusing to overwrite the input workbook (ask for in-place to do so)")
-    return out
+    return atomic.resolve_target(out)
 
 
-def _mode_for(path: Path) -> int:
-    """Permissions of the file being replaced, else the default for a new file."""
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _to_bytes(wb: Workbook) -> bytes:
+    """The workbook saved in memory (a disk error can then only happen in :mod:`atomic`)."""
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 def save(wb: Workbook, path: Path) -> None:
     """Save ``wb`` to a temporary file next to ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.chmod(tmp, _mode_for(path))
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot be written ({exc})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    data = _to_bytes(wb)
+    atomic.write_atomically(path, lambda fh: fh.write(data))
+
+
+def render(specs: Sequence[SheetSpec], active: str | None = None,
+           mark: bool = True) -> tuple[pk.Package, dict[str, list[Deferred]]]:
+    """Planner's sheets in a fresh workbook, marked as planner's (:data:`merge.MARK`) unless not ``mark``."""
+    wb = openpyxl.Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    deferred: dict[str, list[Deferred]] = {}
+    for spec in specs:
+        ws = wb.create_sheet(spec.name[:31])
+        deferred[ws.title] = render_sheet(ws, spec)
+        if mark:
+            ws.defined_names[merge.MARK] = DefinedName(merge.MARK, attr_text=merge.MARK_TEXT, hidden=True)
+    if not wb.worksheets:
+        raise OutputError("nothing to write")
+    target = (active or specs[0].name)[:31]
+    if target in wb.sheetnames:
+        for ws in wb.worksheets:
+            ws.sheet_view.tabSelected = False
+        wb.active = wb.sheetnames.index(target)
+    return pk.Package.read(io.BytesIO(_to_bytes(wb))), deferred
 
 
 def write_sheets(
@@ -261,49 +286,45 @@ def write_sheets(
     results_only: bool = False,
     in_place: bool = False,
     active: str | None = None,
+    force: bool = False,
+    update: bool = False,
+    mark: bool = True,
 ) -> list[str]:
     """Write sheets into a copy of ``source`` (or a fresh workbook) at ``path``.
 
-    Sheets named like a spec (case-insensitively) are replaced in place; the others are
-    added at the end.  Every other sheet of ``source`` is kept as openpyxl can keep it.
+    The copy is made at the package level (:mod:`planner.io.merge`): every part of
+    ``source`` is kept byte for byte, planner's sheets are added at the end or replace
+    planner's own sheets of the same name in place.  A sheet of the same name (ignoring
+    case, spaces and ``_``) that planner did not write is replaced only with ``force``.
+    ``update``: when there is no ``source`` and ``path`` is an existing workbook, it is the
+    source (the sheets are updated in it).  Without ``force`` an existing file at ``path``
+    is replaced only when it is a workbook whose every sheet the new one keeps.  ``mark=False``: sheets the user edits (a scenario), not planner's.
 
     Returns
     -------
     list of str
-        Warnings about content of ``source`` that the copy loses.
+        Warnings (macros dropped from an ``.xlsx`` copy, a table renamed).
     """
-    out = _check_target(path, Path(source) if source is not None else None, in_place)
-    src = open_checked(source) if source is not None and not results_only else None
-    warnings: list[str] = []
+    src = Path(source) if source is not None and not results_only else None
+    out = _check_target(path, Path(source) if source is not None else None, in_place or update)
+    if src is None and update and out.exists() and pk.is_workbook(out):
+        src = out
+    if src is not None:
+        open_checked(src)
+    if out.exists() and not force and (src is None or out.resolve() != src.resolve()):
+        lost = merge.dropped_sheets(out, src, [s.name[:31] for s in specs])
+        if lost:  # replacing a file never drops a sheet silently
+            raise OutputError(f"{out}: exists and has sheets the new workbook would not keep "
+                              f"({', '.join(repr(n) for n in lost)}); write to another file, or "
+                              "pass --force to replace it")
+    result, deferred = render(specs, active, mark)
     if src is None:
-        wb = openpyxl.Workbook()
-        assert wb.active is not None
-        wb.remove(wb.active)
+        parts, infos, warnings = merge.fresh(result, deferred), {}, []
     else:
-        keep_vba = out.suffix.lower() == ".xlsm"
-        warnings = xlsxzip.losses(src, keep_macros=keep_vba)
-        try:
-            wb = load_workbook(src, keep_vba=keep_vba, rich_text=True)
-        except Exception as exc:
-            raise WorkbookError(f"{src.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
-        wb.calculation.fullCalcOnLoad = True  # formulas lose their cached values in the copy
-    for spec in specs:
-        title = spec.name[:31]
-        existing = {normalize_sheet(ws.title): ws for ws in wb.worksheets}
-        old = existing.get(normalize_sheet(title))
-        index = wb.index(old) if old is not None else len(wb.sheetnames)
-        if old is not None:
-            wb.remove(old)
-        ws = wb.create_sheet(title, index)
-        render_sheet(ws, spec)
-    if not wb.worksheets:
-        raise OutputError(f"{out}: nothing to write")
-    target = active or (specs[0].name if specs else None)
-    if target is not None and target[:31] in wb.sheetnames:
-        for ws in wb.worksheets:
-            ws.sheet_view.tabSelected = False
-        wb.active = wb.sheetnames.index(target[:31])
-    save(wb, out)
+        user = pk.Package.read(src)
+        merged = merge.merge(user, result, deferred, force=force, macros=out.suffix.lower() == ".xlsm")
+        parts, infos, warnings = merged.parts, user.infos, merged.warnings
+    atomic.write_atomically(out, lambda fh: pk.write_zip(fh, parts, infos))
     return warnings
 
 

@@ -66,7 +66,7 @@ def write_scenario(scenario: Scenario, path: str | Path) -> None:
     OutputError
         The file cannot be written there.
     """
-    excel.write_sheets(scenario_sheets(scenario), path, active="Settings")
+    excel.write_sheets(scenario_sheets(scenario), path, active="Settings", mark=False)
 
 
 def write_sheets(
@@ -76,14 +76,22 @@ def write_sheets(
     *,
     results_only: bool = False,
     in_place: bool = False,
+    force: bool = False,
+    update: bool = False,
 ) -> list[str]:
     """Write result sheets into a copy of ``source`` (or a fresh workbook).
+
+    The copy keeps every part of ``source`` byte for byte (formulas with their saved
+    values, shapes, sparklines, validations, defined names); only the result sheets are
+    added or replaced, and the file is replaced atomically.  Result sheets are marked as
+    planner's; a sheet planner did not write is never replaced unless ``force``.
 
     Parameters
     ----------
     specs : list of SheetSpec
-        Sheets to write; a sheet of ``source`` with the same name (case-insensitive) is
-        replaced in its position, the others are added after the existing sheets.
+        Sheets to write; a sheet of ``source`` planner wrote with the same name (ignoring
+        case, spaces and ``_``) is replaced in its position, the others are added after the
+        existing sheets.
     path : str or Path or None
         Output workbook; None with ``in_place`` means ``source`` itself.
     source : str or Path, optional
@@ -93,16 +101,23 @@ def write_sheets(
         Ignore ``source`` and write a fresh workbook with only ``specs``.
     in_place : bool
         Allow ``path`` to be ``source`` (the input is otherwise never modified).
+    force : bool
+        Replace a sheet of the same name that planner did not write (and, with
+        ``update``, a file at ``path`` that is not a workbook).
+    update : bool
+        Without ``source``: when ``path`` is an existing workbook, add or replace the
+        sheets in it, keeping every other sheet (``fit``, ``value`` and ``uplift``).
 
     Returns
     -------
     list of str
-        Warnings naming what the copy of ``source`` loses (shapes, sparklines ...).
+        Warnings (macros not kept in an ``.xlsx`` copy, a table renamed).
 
     Raises
     ------
     OutputError
-        Output path unusable, or it is the input and ``in_place`` is not set.
+        Output path unusable (folder missing, read-only file, no space), it is the input
+        and ``in_place`` is not set, or a sheet planner did not write would be replaced.
     WorkbookError
         ``source`` is missing, not a workbook or refused as unsafe.
     """
@@ -110,7 +125,8 @@ def write_sheets(
         if not (in_place and source is not None):
             raise OutputError("no output file given (pass a path, or in_place with a source)")
         path = source
-    return excel.write_sheets(specs, path, source, results_only=results_only, in_place=in_place)
+    return excel.write_sheets(specs, path, source, results_only=results_only, in_place=in_place,
+                              force=force, update=update)
 
 
 def write_plan(
@@ -121,6 +137,7 @@ def write_plan(
     results_only: bool = False,
     in_place: bool = False,
     extra: Sequence[SheetSpec] | None = None,
+    force: bool = False,
 ) -> list[str]:
     """Write a plan's result sheets (Plan, Summary, Constraints Report, Run Info).
 
@@ -131,7 +148,7 @@ def write_plan(
     Returns
     -------
     list of str
-        Warnings about content of ``source`` the copy loses.
+        Warnings (see :func:`write_sheets`).
 
     Examples
     --------
@@ -142,7 +159,7 @@ def write_plan(
     []
     """
     specs = plan_sheets(plan, source=source) + list(extra or [])
-    return write_sheets(specs, path, source, results_only=results_only, in_place=in_place)
+    return write_sheets(specs, path, source, results_only=results_only, in_place=in_place, force=force)
 
 
 def write_template(path: str | Path) -> None:
