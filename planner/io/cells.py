@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel
 
+from planner.io.sheet_xml import FormulaWithoutValue, UnreadableValue
+
 #: Excel's error values as openpyxl returns them.
 EXCEL_ERRORS = frozenset(
     {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
@@ -100,12 +102,18 @@ def convert(value: Any, kind: str) -> Any:
     CellProblem
         For Excel error values and formulas without a saved value.
     """
-    if isinstance(value, str) and value.strip() in EXCEL_ERRORS:
-        raise CellProblem(f"is an Excel error value: expected {_what(kind)}")
-    if type(value).__name__ == "FormulaWithoutValue":
+    if isinstance(value, str) and value.strip().upper() in EXCEL_ERRORS:
+        raise CellProblem(f"is an Excel error value: expected {_what(kind)}; fix the formula or "
+                          "the cell it refers to, or type the value")
+    if isinstance(value, FormulaWithoutValue):
         raise CellProblem(
             "is a formula with no saved result: open and save the workbook in Excel or "
             "LibreOffice, or type the value"
+        )
+    if isinstance(value, UnreadableValue):
+        raise CellProblem(
+            f"is stored in the file as {value.kind} but is not one Excel can write (NaN, "
+            "infinity or hex are not numbers): the file was made by another program; retype the value"
         )
     if isinstance(value, str):
         value = value.strip()

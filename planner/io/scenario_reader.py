@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import Issue, ScenarioError
 from planner.io import grids as xl
+from planner.io import sheet_match
 from planner.io.cells import CellProblem, convert, describe_error, field_kind, is_blank
 from planner.scenario.models import (
     SHEETS,
@@ -66,8 +67,9 @@ class _Sheet:
 
 def _header(grid: xl.Grid, issues: list[Issue]) -> dict[str, int]:
     columns: dict[str, int] = {}
-    first = grid.rows[0] if grid.rows else []
-    for j, raw in enumerate(first):
+    for j, raw in sorted(grid.row(1).items()):
+        if isinstance(raw, xl.FormulaWithoutValue | xl.UnreadableValue):
+            raw = str(raw)
         name = xl.normalize_header(raw)
         if not name:
             continue
@@ -83,8 +85,9 @@ def _header(grid: xl.Grid, issues: list[Issue]) -> dict[str, int]:
 def _sheet(grid: xl.Grid, wanted: Sequence[str], issues: list[Issue]) -> _Sheet:
     columns = _header(grid, issues)
     rows: list[tuple[int, dict[str, Any]]] = []
-    for i, values in enumerate(grid.rows[1:], start=2):
-        row = {c: values[j] for c, j in columns.items() if c in wanted and j < len(values)}
+    for i in grid.data_rows():
+        values = grid.row(i)
+        row = {c: values.get(j) for c, j in columns.items() if c in wanted}
         if all(is_blank(v) for v in row.values()):
             continue
         rows.append((i, row))
@@ -131,7 +134,7 @@ def _validate(model: type[BaseModel], raw: dict[str, Any], sheet: _Sheet, row: i
 
 
 def _shown(value: Any) -> Any:
-    return str(value) if isinstance(value, xl.FormulaWithoutValue) else value
+    return str(value) if isinstance(value, xl.FormulaWithoutValue | xl.UnreadableValue) else value
 
 
 def _read_settings(grid: xl.Grid, issues: list[Issue]) -> tuple[Settings | None, _Sheet, dict[str, tuple[int | None, str | None]]]:
@@ -171,7 +174,11 @@ def _stub(field: str, raw: dict[str, Any]) -> Row | None:
     name = raw.get(key) if key else None
     if key is None or is_blank(name):
         return None
-    return ROW_MODELS[field].model_construct(**{key: str(convert(name, "text"))})
+    try:
+        text = convert(name, "text")
+    except CellProblem:  # already reported on its cell
+        return None
+    return ROW_MODELS[field].model_construct(**{key: str(text).strip()})
 
 
 def read_scenario(path: str | Path) -> Scenario:
@@ -201,12 +208,14 @@ def read_scenario(path: str | Path) -> Scenario:
     (100000.0, 'ZAR')
     """
     p = Path(path)
-    grids = xl.read_grids(p)
-    issues: list[Issue] = []
-    structural = False
+    book = xl.read_book(p, SHEETS.values())
+    grids = book.grids
+    issues: list[Issue] = sheet_match.shadow_issues(book)
+    structural = bool(issues)
+    taken = {xl.normalize_sheet(t) for t in SHEETS.values()}
     for key in REQUIRED_SHEETS:
         if xl.normalize_sheet(SHEETS[key]) not in grids:
-            issues.append(Issue(SHEETS[key], None, None, None, f"sheet is missing: add a sheet named {SHEETS[key]}"))
+            issues.append(sheet_match.missing_sheet(SHEETS[key], book, taken))
             structural = True
     settings: Settings | None = None
     sheets: dict[str, _Sheet] = {}
@@ -302,20 +311,22 @@ def read_table(path: str | Path, sheet: str) -> pd.DataFrame:
     WorkbookError
         The file is missing, not a workbook, or refused as unsafe.
     """
-    grids = xl.read_grids(path)
-    grid = grids.get(xl.normalize_sheet(sheet))
+    book = xl.read_book(path, [sheet])
+    grid = book.grids.get(xl.normalize_sheet(sheet))
     if grid is None:
-        raise ScenarioError([Issue(sheet, None, None, None, f"sheet is missing: add a sheet named {sheet}")])
-    issues: list[Issue] = []
+        raise ScenarioError([sheet_match.missing_sheet(sheet, book, set())])
+    issues: list[Issue] = sheet_match.shadow_issues(book)
     columns = _header(grid, issues)
     records, index = [], []
-    for r, values in enumerate(grid.rows[1:], start=2):
-        rec = {c: (values[j] if j < len(values) else None) for c, j in columns.items()}
+    for r in grid.data_rows():
+        values = grid.row(r)
+        rec = {c: values.get(j) for c, j in columns.items()}
         for c, v in rec.items():
-            if isinstance(v, xl.FormulaWithoutValue):
-                issues.append(Issue(grid.title, r, c, str(v), "is a formula with no saved result: open and "
-                                    "save the workbook in Excel or LibreOffice, or type the value",
-                                    f"{xl.column_letter(columns[c])}{r}"))
+            if isinstance(v, xl.FormulaWithoutValue | xl.UnreadableValue):
+                try:
+                    convert(v, "any")
+                except CellProblem as exc:
+                    issues.append(Issue(grid.title, r, c, str(v), str(exc), f"{xl.column_letter(columns[c])}{r}"))
             elif isinstance(v, str) and not v.strip():
                 rec[c] = None
         if all(v is None for v in rec.values()):
