@@ -90,7 +90,7 @@ def scenario_option(f: Callable[..., Any]) -> Callable[..., Any]:
                              "(default: Base, the workbook as it is).")(f)
 
 
-INPUT = click.Path(dir_okay=False, path_type=Path)
+INPUT = click.Path(path_type=Path)  # missing, folder, unreadable: the library says so (exit 1)
 
 
 def load(path: Path, scenario_name: str | None = None, solver: str | None = None,
