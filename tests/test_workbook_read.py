@@ -101,7 +101,7 @@ def test_every_problem_is_collected_and_located(tmp_path: Path) -> None:
         "Channels!C3 max_spend: 'NaN' is not a finite number (NaN and infinity are not allowed)",
         "Curves!D2 curve: 'sigmoid' is not allowed: expected one of 'linear', 'saturation', 'hill', "
         "'log', 'power' or 'points'",
-        "Curves!A3 segment: 'Ghost' is not a segment of the Segments sheet",
+        "Curves!A3 segment: 'Ghost' is not a segment of the Segments sheet (expected one of: Mass, VIP)",
     ]
 
 

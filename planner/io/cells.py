@@ -16,6 +16,7 @@ import annotated_types
 from pydantic import BaseModel
 
 from planner.io.sheet_xml import FormulaWithoutValue, UnreadableValue
+from planner.scenario.checks import percent_hint, plain_message
 
 #: Excel's error values as openpyxl returns them.
 EXCEL_ERRORS = frozenset(
@@ -192,21 +193,22 @@ def describe_error(err: dict[str, Any], model: type[BaseModel], name: str) -> st
         lo_key = "ge" if "ge" in b else "gt" if "gt" in b else None
         hi_key = "le" if "le" in b else "lt" if "lt" in b else None
         if lo_key and hi_key:
+            hint = percent_hint(err.get("input"), b[hi_key]) if b[hi_key] == 1 else ""
             return (f"is not in {'[' if lo_key == 'ge' else '('}{b[lo_key]:g}, "
-                    f"{b[hi_key]:g}{']' if hi_key == 'le' else ')'}")
+                    f"{b[hi_key]:g}{']' if hi_key == 'le' else ')'}{hint}")
         if lo_key == "ge" and b["ge"] == 0:
             return "is negative: expected a number >= 0"
-    if kind == "finite_number":
-        return "is not a finite number (NaN and infinity are not allowed)"
-    if kind in ("float_parsing", "float_type"):
-        return "is not a number"
+        if lo_key == "gt" and b["gt"] == 0:
+            return "is not above 0: expected a number > 0 (leave the cell blank if it does not apply)"
+        if lo_key:
+            return f"is too small: expected a number {'>=' if lo_key == 'ge' else '>'} {b[lo_key]:g}"
+        if hi_key:
+            return f"is too large: expected a number {'<=' if hi_key == 'le' else '<'} {b[hi_key]:g}"
     if kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
         return f"is not allowed: expected one of {expected}"
     if kind == "missing":
         return "is required"
-    if kind in ("bool_parsing", "bool_type"):
-        return "is not TRUE or FALSE"
     if kind == "extra_forbidden":
         return "is not a known setting"
-    return str(err.get("msg", "is not valid"))
+    return plain_message(err)

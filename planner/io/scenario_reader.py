@@ -9,6 +9,7 @@ cell (``Segments!E3 retention_rate: 1.2 is not in [0, 1)``).  Cell values come f
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -154,8 +155,10 @@ def _read_settings(grid: xl.Grid, issues: list[Issue]) -> tuple[Settings | None,
                                 sheet.cell("setting", r)))
             continue
         if name not in Settings.model_fields:
+            close = difflib.get_close_matches(name, list(Settings.model_fields), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
             issues.append(Issue(sheet.title, r, "setting", row.get("setting"),
-                                f"is not a known setting (expected one of {', '.join(Settings.model_fields)})",
+                                f"is not a known setting{hint} (expected one of {', '.join(Settings.model_fields)})",
                                 sheet.cell("setting", r)))
             continue
         if name in raw:
@@ -166,6 +169,16 @@ def _read_settings(grid: xl.Grid, issues: list[Issue]) -> tuple[Settings | None,
         cells[name] = (r, where)
     settings = _validate(Settings, raw, sheet, None, issues, set(), cells=cells)
     return settings, sheet, cells
+
+
+def _missing_column(col: str, sheet: _Sheet, fields: list[str]) -> str:
+    """The message for a missing column, naming the unknown header most like it."""
+    spare = [c for c in sheet.columns if c not in fields]
+    close = difflib.get_close_matches(col, spare, n=1, cutoff=0.6)
+    hint = ""
+    if close:
+        hint = f" (is column {xl.column_letter(sheet.columns[close[0]])} '{close[0]}' meant? rename its header)"
+    return f"column is missing: put '{col}' in row 1{hint}"
 
 
 def _stub(field: str, raw: dict[str, Any]) -> Row | None:
@@ -236,7 +249,7 @@ def read_scenario(path: str | Path) -> Scenario:
         required = [f for f, info in model.model_fields.items() if info.is_required()]
         missing = {f for f in required if f not in sheet.columns}
         for col in sorted(missing, key=fields.index):
-            issues.append(Issue(sheet.title, None, col, None, f"column is missing: put '{col}' in row 1"))
+            issues.append(Issue(sheet.title, None, col, None, _missing_column(col, sheet, fields)))
         structural |= bool(missing)
         items: list[Row] = []
         for r, raw in sheet.rows:

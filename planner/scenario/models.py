@@ -22,6 +22,8 @@ from pydantic import (
 )
 
 from planner.errors import Issue, ScenarioError
+from planner.scenario import checks
+from planner.scenario.checks import canonical_names
 
 Program = Literal["acquisition", "retention"]
 CurveKind = Literal["linear", "saturation", "hill", "log", "power", "points"]
@@ -239,6 +241,7 @@ class Scenario(BaseModel):
             scenario = handler(data)
         except ValidationError as exc:
             raise ScenarioError(issues_from_validation(exc, data)) from None
+        canonical_names(scenario)
         problems = cross_check(scenario)
         if problems:
             raise ScenarioError(problems)
@@ -283,31 +286,8 @@ def issues_from_validation(exc: ValidationError, data: Any = None) -> list[Issue
         value = err.get("input")
         if isinstance(value, dict | BaseModel):
             value = None
-        issues.append(Issue(sheet, row, column, value, _expected(err)))
+        issues.append(Issue(sheet, row, column, value, checks.expected(err)))
     return issues
-
-
-def _expected(err: dict[str, Any]) -> str:
-    kind, ctx = err["type"], err.get("ctx") or {}
-    if kind == "missing":
-        return "is required"
-    if kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
-        word = {"greater_than_equal": ">=", "greater_than": ">",
-                "less_than": "<", "less_than_equal": "<="}[kind]
-        bound = next(iter(ctx.values()), "")
-        bound = f"{bound:g}" if isinstance(bound, int | float) else bound
-        return f"is not allowed: expected a number {word} {bound}"
-    if kind == "literal_error":
-        return f"is not allowed: expected one of {ctx.get('expected', '')}"
-    if kind == "finite_number":
-        return "is not a finite number"
-    if kind in ("float_parsing", "float_type", "int_parsing"):
-        return "is not a number"
-    if kind in ("bool_parsing", "bool_type"):
-        return "is not TRUE/FALSE"
-    if kind == "extra_forbidden":
-        return "is not a known setting"
-    return err["msg"]
 
 
 def cross_check(s: Scenario) -> list[Issue]:
@@ -315,14 +295,7 @@ def cross_check(s: Scenario) -> list[Issue]:
     issues: list[Issue] = []
 
     def unique(items: list[Any], key: str, sheet: str) -> set[str]:
-        seen: dict[str, int] = {}
-        for i, it in enumerate(items):
-            name = getattr(it, key)
-            if name.lower() in seen:
-                issues.append(Issue(sheet, _row_of(it, i), key, name,
-                                    f"is a duplicate (first on row {seen[name.lower()]})"))
-            else:
-                seen[name.lower()] = _row_of(it, i)
+        issues.extend(checks.name_issues(items, key, sheet))
         return {getattr(it, key) for it in items}
 
     periods = unique(s.periods, "period", "Periods")
@@ -346,9 +319,11 @@ def cross_check(s: Scenario) -> list[Issue]:
     for i, c in enumerate(s.curves):
         row = _row_of(c, i)
         if c.segment not in segments:
-            issues.append(Issue("Curves", row, "segment", c.segment, "is not a segment of the Segments sheet"))
+            issues.append(Issue("Curves", row, "segment", c.segment,
+                                checks.unknown(c.segment, segments, "segment", "Segments")))
         if c.channel not in channels:
-            issues.append(Issue("Curves", row, "channel", c.channel, "is not a channel of the Channels sheet"))
+            issues.append(Issue("Curves", row, "channel", c.channel,
+                                checks.unknown(c.channel, channels, "channel", "Channels")))
         if c.cell in cells:
             issues.append(Issue("Curves", row, "segment", c.segment,
                                 f"duplicates the {c.program} curve of {c.channel} on row {cells[c.cell]}"))
@@ -376,19 +351,23 @@ def cross_check(s: Scenario) -> list[Issue]:
 
     for i, z in enumerate(s.seasonality):
         if z.channel not in channels:
-            issues.append(Issue("Seasonality", _row_of(z, i), "channel", z.channel, "is not a channel of the Channels sheet"))
+            issues.append(Issue("Seasonality", _row_of(z, i), "channel", z.channel,
+                                checks.unknown(z.channel, channels, "channel", "Channels")))
         if z.period not in periods:
-            issues.append(Issue("Seasonality", _row_of(z, i), "period", z.period, "is not a period of the Periods sheet"))
+            issues.append(Issue("Seasonality", _row_of(z, i), "period", z.period,
+                                checks.unknown(z.period, periods, "period", "Periods")))
 
     known = {"segment": segments, "channel": channels, "program": set(PROGRAMS), "period": periods}
     for i, k in enumerate(s.constraints):
         for field, names in known.items():
             v = getattr(k, field)
-            if v is None or v == "" or v.lower() == "each":
+            if v is None or v.strip() == "" or checks.name_key(v) == "each":
                 continue
-            if v not in names and v.lower() not in {n.lower() for n in names}:
+            if v not in names:
+                sheet = {"segment": "Segments", "channel": "Channels", "period": "Periods",
+                         "program": "Curves"}[field]
                 issues.append(Issue("Constraints", _row_of(k, i), field, v,
-                                    f"is not a {field} (expected blank, 'each' or one of {sorted(names)})"))
+                                    checks.unknown(v, names, field, sheet, "blank, 'each' or ")))
         if k.metric in ("share", "cac", "cost_per_retained", "roi", "contacts_per_customer") and k.value < 0:
             issues.append(Issue("Constraints", _row_of(k, i), "value", k.value, "must be >= 0 for a ratio metric"))
         if k.metric == "contacts_per_customer" and k.sense != "<=":
@@ -398,6 +377,7 @@ def cross_check(s: Scenario) -> list[Issue]:
             if ch.cost_per_contact is None and any(c.channel == ch.channel and c.program == "retention" for c in s.curves):
                 issues.append(Issue("Channels", _row_of(ch, i), "cost_per_contact", None,
                                     "is required when a contacts_per_customer constraint applies (a number > 0)"))
+    issues.extend(checks.value_issues(s))
     for name, v in (("total_budget", s.settings.total_budget),):
         if not math.isfinite(v):
             issues.append(Issue("Settings", None, name, v, "is not a finite number"))
