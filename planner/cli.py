@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,7 +56,11 @@ def user_errors(writes: bool = True) -> Iterator[None]:
     """Turn the library's domain errors into click errors; anything else is a bug."""
     tail = "\nNothing was written." if writes else ""
     try:
-        yield
+        with warnings.catch_warnings():
+            # library warnings (openpyxl, numpy) are not for a planner's eyes: what matters is
+            # reported by planner itself (Plan.warnings, the writer's losses)
+            warnings.simplefilter("ignore")
+            yield
     except SolverError as exc:
         raise SolverFailed(f"{exc}{tail}") from None
     except PlannerError as exc:

@@ -146,6 +146,7 @@ def read_book(path: str | Path, sheets: Iterable[str] | None = None) -> Book:
         Missing, unsafe, damaged or unreadable file.
     """
     p = open_checked(path)
+    sheets = None if sheets is None else list(sheets)
     wanted = None if sheets is None else {normalize_sheet(s) for s in sheets}
     try:
         zf = zipfile.ZipFile(p)
@@ -155,7 +156,9 @@ def read_book(path: str | Path, sheets: Iterable[str] | None = None) -> Book:
         info = _workbook(zf)
         chosen: dict[str, tuple[str, str, str]] = {}
         shadowed: dict[str, list[tuple[str, str]]] = {}
-        order = sorted(info["sheets"], key=lambda s: s[2] != "visible")  # visible sheets win
+        exact = {s.strip().lower() for s in sheets} if sheets is not None else set()
+        # a visible sheet wins over a hidden one, then the name as spelled in the contract
+        order = sorted(info["sheets"], key=lambda s: (s[2] != "visible", s[0].strip().lower() not in exact))
         for title, part, state in order:
             key = normalize_sheet(title)
             if wanted is not None and key not in wanted:
