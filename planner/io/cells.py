@@ -7,6 +7,7 @@ scenario models expect, and to phrase validation errors for a person.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import types
@@ -68,6 +69,7 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+@functools.lru_cache(maxsize=512)
 def field_kind(model: type[BaseModel], name: str) -> str:
     """``number``, ``text``, ``bool``, ``int_word`` (Literal of ints), ``word`` or ``any``."""
     ann = model.model_fields[name].annotation

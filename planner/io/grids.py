@@ -197,6 +197,7 @@ def _workbook(zf: zipfile.ZipFile) -> dict[str, Any]:
     epoch = [CALENDAR_WINDOWS_1900]
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        name = sheet_xml.local(name)
         if name == "sheet":
             rid = next((v for k, v in attrs.items() if k.rpartition(" ")[2] == "id"), "")
             sheets.append((attrs.get("name", "?"), rid, attrs.get("state", "visible")))
@@ -232,6 +233,7 @@ def _rels(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        name = sheet_xml.local(name)
         if name == "Relationship" and attrs.get("TargetMode") != "External":
             target = attrs.get("Target", "")
             if target.startswith("/"):

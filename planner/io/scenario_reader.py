@@ -302,10 +302,10 @@ def _locate(issue: Issue, sheets: dict[str, _Sheet], setting_cells: dict[str, tu
 
 
 def _sorted(issues: list[Issue]) -> list[Issue]:
+    rank = {xl.normalize_sheet(t): k for k, t in enumerate(_ORDER)}
+
     def key(i: Issue) -> tuple[int, int, str]:
-        key_ = xl.normalize_sheet(i.sheet)
-        order = next((k for k, t in enumerate(_ORDER) if xl.normalize_sheet(t) == key_), len(_ORDER))
-        return (order, i.row or 0, i.cell or "")
+        return (rank.get(xl.normalize_sheet(i.sheet), len(_ORDER)), i.row or 0, i.cell or "")
 
     return sorted(issues, key=key)
 

@@ -80,6 +80,17 @@ def _forbid(*_: Any) -> None:
     raise _Refused("it declares a DTD or entities (Excel never writes these)")
 
 
+_LOCAL: dict[str, str] = {}
+
+
+def local(name: str) -> str:
+    """Local part of an element name as expat reports it (``ns c`` or ``x:c`` → ``c``)."""
+    got = _LOCAL.get(name)
+    if got is None:
+        got = _LOCAL[name] = name.rpartition(" ")[2].rpartition(":")[2]
+    return got
+
+
 def _parser(start: Callable[..., None], end: Callable[[str], None],
             text: Callable[[str], None] | None) -> expat.XMLParserType:
     p = expat.ParserCreate(namespace_separator=" ")
@@ -99,17 +110,10 @@ def parse_part(zf: zipfile.ZipFile, part: str, start: Callable[..., None], end: 
                text: Callable[[str], None] | None = None, label: str | None = None) -> None:
     """Run expat handlers over one zip member, turning every failure into a WorkbookError.
 
-    Element names reach the handlers as local names (namespace dropped).
+    Element names reach the handlers namespaced (``uri name``); :func:`local` drops the namespace.
     """
     where = label or part
-
-    def local_start(name: str, attrs: dict[str, str]) -> None:
-        start(name.rpartition(" ")[2], attrs)
-
-    def local_end(name: str) -> None:
-        end(name.rpartition(" ")[2])
-
-    p = _parser(local_start, local_end, text)
+    p = _parser(start, end, text)
     name = zf.filename or "workbook"
     try:
         with zf.open(part) as stream:
@@ -140,8 +144,21 @@ def _base(name: str) -> str:
     return str(name).replace("\\", "/").rsplit("/", 1)[-1]
 
 
+_COLUMNS: dict[str, int] = {}
+
+
 def column_index(letters: str) -> int:
     """0-based index of a column's letters (``A`` → 0, ``XFD`` → 16383)."""
+    got = _COLUMNS.get(letters)
+    if got is not None:
+        return got
+    if len(_COLUMNS) < 20_000:
+        got = _COLUMNS[letters] = _column_index(letters)
+        return got
+    return _column_index(letters)
+
+
+def _column_index(letters: str) -> int:
     n = 0
     for ch in letters.upper():
         n = n * 26 + ord(ch) - 64
@@ -163,10 +180,20 @@ class _CellReader:
         self.buf: list[str] | None = None
         self.cell: dict[str, Any] | None = None
         self.phonetic = 0
+        self.skip = False
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
+        name = _LOCAL.get(name) or local(name)
+        if self.skip:
+            return
         if name == "c":
-            self.cell = {"r": attrs.get("r"), "t": attrs.get("t", "n"), "s": attrs.get("s"),
+            ref = attrs.get("r")
+            if ref and self.keep is not None:
+                m = _REF.fullmatch(ref)
+                if m and m[2] != "1" and column_index(m[1].upper()) not in self.keep:
+                    self.skip = True  # a cell under no header: nothing can use it
+                    return
+            self.cell = {"r": ref, "t": attrs.get("t", "n"), "s": attrs.get("s"),
                          "v": None, "f": None, "is": None}
         elif self.cell is None:
             if name == "row":
@@ -188,6 +215,11 @@ class _CellReader:
             self.buf.append(data)
 
     def end(self, name: str) -> None:
+        name = _LOCAL.get(name) or local(name)
+        if self.skip:
+            if name == "c":
+                self.skip = False
+            return
         cell = self.cell
         if cell is None:
             if name == "sheetData":
@@ -215,7 +247,7 @@ class _CellReader:
     def _store(self, cell: dict[str, Any]) -> None:
         m = _REF.fullmatch(cell["r"] or "")
         if m:
-            col, row = column_index(m[1]), int(m[2])
+            col, row = column_index(m[1].upper()), int(m[2])
             if row != self.row and self.row >= 1 and row > 1:
                 self.row = row
         else:
@@ -288,6 +320,7 @@ def shared_strings(zf: zipfile.ZipFile, part: str, wanted: set[int]) -> dict[int
     pieces: list[str] = []
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        name = local(name)
         if name == "si":
             state["i"] += 1
             pieces.clear()
@@ -301,6 +334,7 @@ def shared_strings(zf: zipfile.ZipFile, part: str, wanted: set[int]) -> dict[int
             state["buf"].append(data)
 
     def end(name: str) -> None:
+        name = local(name)
         if name == "t" and state["buf"] is not None:
             pieces.append("".join(state["buf"]))
             state["buf"] = None
@@ -324,6 +358,7 @@ def date_styles(zf: zipfile.ZipFile, part: str | None) -> tuple[frozenset[int], 
     state = {"xfs": False, "i": -1}
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        name = local(name)
         if name == "numFmt":
             fid = attrs.get("numFmtId", "")
             if fid.isdigit():
@@ -342,6 +377,7 @@ def date_styles(zf: zipfile.ZipFile, part: str | None) -> tuple[frozenset[int], 
                     spans.add(state["i"])
 
     def end(name: str) -> None:
+        name = local(name)
         if name == "cellXfs":
             state["xfs"] = False
 
