@@ -42,6 +42,11 @@ def name_key(name: Any) -> str:
     return "".join(ch for ch in str(name).casefold() if not ch.isspace() and ch != "_")
 
 
+def as_typed(x: float) -> float | int:
+    """30.0 as the 30 a person typed (for messages)."""
+    return int(x) if math.isfinite(x) and x.is_integer() and abs(x) < 1e15 else x
+
+
 def _row(item: Any, index: int) -> int:
     row = getattr(item, "_row", None)
     return row if row is not None else index + 2
@@ -135,12 +140,12 @@ def value_issues(s: Scenario) -> list[Issue]:
     for i, k in enumerate(s.constraints):
         if k.metric == "share" and k.value > 1:
             hint = f"did you mean {k.value / 100:.4g}?" if 2 <= k.value <= 100 else "type it as a fraction"
-            issues.append(Issue("Constraints", _row(k, i), "value", k.value,
+            issues.append(Issue("Constraints", _row(k, i), "value", as_typed(k.value),
                                 f"is a share above 1 (100 %): shares are fractions between 0 and 1; {hint}"))
     rate = s.settings.annual_discount_rate
     if rate > 1:
         hint = f"did you mean {rate / 100:.4g}?" if 2 <= rate <= 100 else "type it as a fraction"
-        issues.append(Issue("Settings", None, "annual_discount_rate", rate,
+        issues.append(Issue("Settings", None, "annual_discount_rate", as_typed(rate),
                             f"is above 1 (100 % a year): rates are fractions; {hint}"))
     return issues
 
