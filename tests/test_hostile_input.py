@@ -462,3 +462,20 @@ def test_memory_and_time_stay_bounded(tmp_path: Path, kind: str) -> None:
                          timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert float(run.stdout.strip().splitlines()[-1]) < 20, (kind, path.stat().st_size, run.stdout)
+
+
+def test_library_warnings_never_reach_the_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from planner import io as planner_io
+
+    real = planner_io.read_scenario
+
+    def noisy(path: str):  # type: ignore[no-untyped-def]
+        warnings.warn("Data Validation extension is not supported and will be removed", UserWarning, stacklevel=1)
+        warnings.warn("invalid value encountered in cast", RuntimeWarning, stacklevel=1)
+        return real(path)
+
+    monkeypatch.setattr(planner_io, "read_scenario", noisy)
+    code, out = cli("validate", make_book(tmp_path / "w.xlsx", GOOD))
+    assert code == 0 and out.startswith("OK:") and "extension" not in out and "RuntimeWarning" not in out
