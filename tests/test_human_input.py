@@ -232,3 +232,18 @@ def test_any_percentage_typed_as_a_rate_suggests_its_fraction(tmp_path: Path, va
     rows[1][column] = value
     got = one(tmp_path, Segments=rows)
     assert got.endswith(f"did you mean {value / 100:.4g}?"), got
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"Curves": GOOD["Curves"][:1] + [["VIP", "Email", "retention", "saturaton", 30, 500, None, None]]},
+     "Curves!D2 curve: 'saturaton' is not allowed: expected one of 'linear', 'saturation', 'hill', 'log', 'power' "
+     "or 'points'; did you mean 'saturation'?"),
+    ({"Settings": GOOD["Settings"] + [["objective", "net value"]]},
+     "Settings!B5 objective: 'net value' is not allowed: expected one of 'net_value', 'value', 'target_mroi' or "
+     "'min_spend'; did you mean 'net_value'?"),
+    ({"Constraints": [CONSTRAINTS, ["c", "spend", "<=", 5, None, None, "aquisition"]]},
+     "Constraints!G2 program: 'aquisition' is not a program; did you mean 'acquisition'? (expected blank, 'each' "
+     "or one of: acquisition, retention)"),
+])
+def test_near_miss_words_name_the_word(tmp_path: Path, change: dict, expected: str) -> None:
+    assert one(tmp_path, **change) == expected

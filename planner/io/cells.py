@@ -7,6 +7,7 @@ scenario models expect, and to phrase validation errors for a person.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import math
 import re
@@ -187,6 +188,16 @@ def _bounds(model: type[BaseModel], name: str) -> dict[str, float]:
     return found
 
 
+def _closest(value: Any, expected: str) -> str:
+    """``; did you mean 'saturation'?`` for a near-miss of one of the allowed words."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    words = re.findall(r"'([^']*)'", expected)
+    key = "_".join(value.strip().lower().split())
+    close = difflib.get_close_matches(key, words, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def describe_error(err: dict[str, Any], model: type[BaseModel], name: str) -> str:
     """A planner's reading of one pydantic error on field ``name`` of ``model``."""
     kind = err["type"]
@@ -208,7 +219,7 @@ def describe_error(err: dict[str, Any], model: type[BaseModel], name: str) -> st
             return f"is too large: expected a number {'<=' if hi_key == 'le' else '<'} {b[hi_key]:g}"
     if kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
-        return f"is not allowed: expected one of {expected}"
+        return f"is not allowed: expected one of {expected}{_closest(err.get('input'), expected)}"
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":

@@ -104,14 +104,15 @@ def name_issues(items: list[Any], key: str, sheet: str) -> list[Issue]:
     return issues
 
 
-def unknown(value: str, names: list[str] | set[str], what: str, sheet: str, extra: str = "") -> str:
+def unknown(value: str, names: list[str] | set[str], what: str, sheet: str | None, extra: str = "") -> str:
     """Message for a name that is not defined: the closest match and the valid names."""
     valid = sorted(names, key=str.casefold)
     keys = {name_key(n): n for n in valid}
     close = difflib.get_close_matches(name_key(value), list(keys), n=1, cutoff=0.6)
     hint = f"; did you mean '{keys[close[0]]}'?" if close else ""
     listed = ", ".join(valid[:_MAX_LISTED]) + (f" and {len(valid) - _MAX_LISTED} more" if len(valid) > _MAX_LISTED else "")
-    return f"is not a {what} of the {sheet} sheet{hint} (expected {extra}one of: {listed or 'none defined'})"
+    where = f" of the {sheet} sheet" if sheet else ""
+    return f"is not a {what}{where}{hint} (expected {extra}one of: {listed or 'none defined'})"
 
 
 def value_issues(s: Scenario) -> list[Issue]:

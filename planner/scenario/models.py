@@ -365,7 +365,7 @@ def cross_check(s: Scenario) -> list[Issue]:
                 continue
             if v not in names:
                 sheet = {"segment": "Segments", "channel": "Channels", "period": "Periods",
-                         "program": "Curves"}[field]
+                         "program": None}[field]
                 issues.append(Issue("Constraints", _row_of(k, i), field, v,
                                     checks.unknown(v, names, field, sheet, "blank, 'each' or ")))
         if k.metric in ("share", "cac", "cost_per_retained", "roi", "contacts_per_customer") and k.value < 0:
