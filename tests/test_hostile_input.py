@@ -382,3 +382,19 @@ def test_library_warnings_never_reach_the_terminal(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(planner_io, "read_scenario", noisy)
     code, out = cli("validate", make_book(tmp_path / "w.xlsx", GOOD))
     assert code == 0 and out.startswith("OK:") and "extension" not in out and "RuntimeWarning" not in out
+
+
+@PROPERTY
+@given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=1, max_size=6),
+       cut=st.one_of(st.none(), st.integers(0, 10**6)), stored=st.booleans())
+@example(flips=[(0, 1)], cut=None, stored=False)
+def test_no_traceback_for_any_damaged_file(tmp_path: Path, flips: list[tuple[int, int]], cut: int | None,
+                                           stored: bool) -> None:
+    good = make_book(tmp_path / "g.xlsx", BASE)
+    content = parts(good)
+    raw = bytearray(rezip(tmp_path / "r.xlsx", content, stored=tuple(content) if stored else ()).read_bytes())
+    for at, xor in flips:
+        raw[at % len(raw)] ^= xor
+    path = tmp_path / "damaged.xlsx"
+    path.write_bytes(bytes(raw[:cut % len(raw)] if cut is not None else raw))
+    _no_traceback(path)
