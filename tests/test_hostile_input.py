@@ -355,6 +355,8 @@ STORED = st.one_of(
        nth=st.integers(0, 30), stored=STORED, kind=st.sampled_from(["n", "s", "b", "e", "str", "d", "inlineStr", None]))
 @example(sheet="Settings", nth=0, stored=b"0x10", kind="n")
 @example(sheet="Segments", nth=1, stored=b"7", kind="s")
+@example(sheet="Segments", nth=1, stored="²".encode(), kind="s")
+@example(sheet="Settings", nth=2, stored="١٢".encode(), kind="n")
 def test_no_traceback_for_any_stored_cell(tmp_path: Path, sheet: str, nth: int, stored: bytes, kind: str | None) -> None:
     good = make_book(tmp_path / "g.xlsx", BASE)
     part = sheet_part(good, sheet)

@@ -140,6 +140,11 @@ def _feed(p: expat.XMLParserType, stream: IO[bytes]) -> None:
     p.Parse(b"", True)
 
 
+def _digits(text: str | None) -> bool:
+    """True for a non-empty run of ASCII digits (``str.isdigit`` also accepts ``²``)."""
+    return bool(text) and text.isascii() and text.isdigit()  # type: ignore[union-attr]
+
+
 def _base(name: str) -> str:
     return str(name).replace("\\", "/").rsplit("/", 1)[-1]
 
@@ -199,7 +204,7 @@ class _CellReader:
             if name == "row":
                 self._end_header()
                 r = attrs.get("r")
-                self.row = int(r) if r and r.isdigit() else self.row + 1
+                self.row = int(r) if _digits(r) else self.row + 1
                 self.col = -1
         elif name in ("v", "f"):
             self.buf = []
@@ -268,7 +273,7 @@ class _CellReader:
                 return FormulaWithoutValue("=" + cell["f"] if cell["f"] else "(a formula)")
             return None
         if t == "s":
-            return SharedString(int(v)) if v.strip().isdigit() else UnreadableValue(v, "a shared-text index")
+            return SharedString(int(v)) if _digits(v.strip()) else UnreadableValue(v, "a shared-text index")
         if t in ("inlineStr", "str", "e"):
             return v
         if t == "b":
@@ -287,7 +292,7 @@ class _CellReader:
         x = float(text)
         if not math.isfinite(x):
             return UnreadableValue(v, "a number")
-        s = int(style) if style and style.isdigit() else 0
+        s = int(style) if _digits(style) else 0
         if s in self.dates:
             try:
                 return from_excel(x, self.epoch, timedelta=s in self.timedeltas)
@@ -361,15 +366,15 @@ def date_styles(zf: zipfile.ZipFile, part: str | None) -> tuple[frozenset[int], 
         name = local(name)
         if name == "numFmt":
             fid = attrs.get("numFmtId", "")
-            if fid.isdigit():
+            if _digits(fid):
                 custom[int(fid)] = attrs.get("formatCode", "")
         elif name == "cellXfs":
             state["xfs"] = True
         elif name == "xf" and state["xfs"]:
             state["i"] += 1
             fid = attrs.get("numFmtId", "0")
-            code = custom.get(int(fid)) if fid.isdigit() else None
-            if code is None and fid.isdigit():
+            code = custom.get(int(fid)) if _digits(fid) else None
+            if code is None and _digits(fid):
                 code = BUILTIN_FORMATS.get(int(fid))
             if code and is_date_format(code):
                 dates.add(state["i"])
