@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel
 
-from planner.io.sheet_xml import FormulaWithoutValue, UnreadableValue
+from planner.io.sheet_stream import FormulaWithoutValue, UnreadableValue
 from planner.scenario.checks import percent_hint, plain_message
 
 #: Excel's error values as openpyxl returns them.

@@ -3,7 +3,7 @@
 Every file is checked by :func:`planner.io.zip_preflight.preflight` before any XML is
 parsed.  Only the sheets asked for are parsed (a workbook's own large sheets cost nothing),
 cells are kept by position (a stray cell in column XFD costs one entry, not a 16 384-wide
-row), and XML is parsed by :mod:`planner.io.sheet_xml` with DTDs refused.  Reading gives
+row), and XML is parsed by :mod:`planner.io.sheet_stream` with DTDs refused.  Reading gives
 :class:`Grid` objects; :mod:`planner.io.scenario_reader` gives them meaning.
 
 openpyxl is still what writes workbooks (:mod:`planner.io.excel`); :func:`load_workbook`
@@ -27,9 +27,9 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
 from openpyxl.workbook.workbook import Workbook
 
 from planner.errors import WorkbookError
-from planner.io import sheet_xml
+from planner.io import sheet_stream as sheet_xml
 from planner.io import zip_preflight as xlsxzip
-from planner.io.sheet_xml import FormulaWithoutValue, SharedString, UnreadableValue
+from planner.io.sheet_stream import FormulaWithoutValue, SharedString, UnreadableValue
 
 __all__ = ["FormulaWithoutValue", "UnreadableValue", "Grid", "Book", "read_book", "read_grids",
            "normalize_sheet", "normalize_header", "column_letter", "load_workbook", "open_checked",

@@ -23,7 +23,7 @@ from pathlib import Path
 from defusedxml import DefusedXmlException, ElementTree
 
 from planner.errors import WorkbookError
-from planner.io.sheet_xml import ZIP_ERRORS
+from planner.io.sheet_stream import ZIP_ERRORS
 
 #: Largest inflated size of one part (bytes).
 MAX_PART_BYTES = 256 * 1024**2
