@@ -27,7 +27,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
 from openpyxl.workbook.workbook import Workbook
 
 from planner.errors import WorkbookError
-from planner.io import sheet_stream as sheet_xml
+from planner.io import sheet_stream
 from planner.io import zip_preflight as xlsxzip
 from planner.io.sheet_stream import FormulaWithoutValue, SharedString, UnreadableValue
 
@@ -167,17 +167,17 @@ def read_book(path: str | Path, sheets: Iterable[str] | None = None) -> Book:
                 shadowed.setdefault(key, []).append((title, state))
             else:
                 chosen[key] = (title, part, state)
-        dates, spans = sheet_xml.date_styles(zf, info["styles"])
+        dates, spans = sheet_stream.date_styles(zf, info["styles"])
         grids: dict[str, Grid] = {}
         strings: set[int] = set()
         for key, (title, part, state) in chosen.items():
-            cells = sheet_xml.read_cells(zf, part, label=f"sheet '{title}'", dates=dates, timedeltas=spans,
+            cells = sheet_stream.read_cells(zf, part, label=f"sheet '{title}'", dates=dates, timedeltas=spans,
                                          epoch=info["epoch"])
             for row in cells.values():
                 strings.update(v.index for v in row.values() if isinstance(v, SharedString))
             grids[key] = Grid(title, cells, state)
         if strings:
-            text = sheet_xml.shared_strings(zf, info["strings"], strings) if info["strings"] else {}
+            text = sheet_stream.shared_strings(zf, info["strings"], strings) if info["strings"] else {}
             for grid in grids.values():
                 for row in grid.cells.values():
                     for c, v in row.items():
@@ -197,14 +197,14 @@ def _workbook(zf: zipfile.ZipFile) -> dict[str, Any]:
     epoch = [CALENDAR_WINDOWS_1900]
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        name = sheet_xml.local(name)
+        name = sheet_stream.local(name)
         if name == "sheet":
             rid = next((v for k, v in attrs.items() if k.rpartition(" ")[2] == "id"), "")
             sheets.append((attrs.get("name", "?"), rid, attrs.get("state", "visible")))
         elif name == "workbookPr" and attrs.get("date1904", "").lower() in ("1", "true"):
             epoch[0] = CALENDAR_MAC_1904
 
-    sheet_xml.parse_part(zf, book_part, start, lambda name: None, label="the workbook part")
+    sheet_stream.parse_part(zf, book_part, start, lambda name: None, label="the workbook part")
     rels = _rels(zf, book_part)
     out = []
     for title, rid, state in sheets:
@@ -233,7 +233,7 @@ def _rels(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        name = sheet_xml.local(name)
+        name = sheet_stream.local(name)
         if name == "Relationship" and attrs.get("TargetMode") != "External":
             target = attrs.get("Target", "")
             if target.startswith("/"):
@@ -242,5 +242,5 @@ def _rels(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
                 resolved = posixpath.normpath(posixpath.join(folder, target))
             out[attrs.get("Id", "")] = (resolved, attrs.get("Type", ""))
 
-    sheet_xml.parse_part(zf, rels_part, start, lambda name: None, label="a relationships part")
+    sheet_stream.parse_part(zf, rels_part, start, lambda name: None, label="a relationships part")
     return out
