@@ -14,6 +14,7 @@ import math
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,7 +63,11 @@ def user_errors(writes: bool = True) -> Iterator[None]:
     """Turn the library's domain errors into click errors; anything else is a bug."""
     tail = "\nNothing was written." if writes else ""
     try:
-        yield
+        with warnings.catch_warnings():
+            # library warnings (openpyxl, numpy) are not for a planner's eyes: what matters is
+            # reported by planner itself (Plan.warnings, the writer's losses)
+            warnings.simplefilter("ignore")
+            yield
     except SolverError as exc:
         raise SolverFailed(f"{exc}{tail}") from None
     except PlannerError as exc:
@@ -131,7 +136,7 @@ def scenario_option(f: Callable[..., Any]) -> Callable[..., Any]:
                              "(default: Base, the workbook as it is).")(f)
 
 
-INPUT = click.Path(dir_okay=False, path_type=Path)
+INPUT = click.Path(path_type=Path)  # missing, folder, unreadable: the library says so (exit 1)
 
 
 def load(path: Path, scenario_name: str | None = None, solver: str | None = None,

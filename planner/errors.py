@@ -7,6 +7,7 @@ a :class:`planner.core.plan.Plan` with a status.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,23 @@ class Issue:
         what = f" {self.column}" if self.column else ""
         if self.value is None or self.value == "":
             return f"{where}{what}: {self.expected}"
-        return f"{where}{what}: {self.value!r} {self.expected}"
+        return f"{where}{what}: {shown(self.value)} {self.expected}"
+
+
+def shown(value: Any) -> str:
+    """A cell value as a planner would recognise it in a message (no Python type names)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        text = value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+        return f"the date {text}"
+    if isinstance(value, dt.date | dt.time):
+        return f"the {'date' if isinstance(value, dt.date) else 'time'} {value.isoformat()}"
+    if isinstance(value, dt.timedelta):
+        return f"the duration {value}"
+    if isinstance(value, str | int | float):
+        return repr(value)
+    return repr(str(value))
 
 
 class ScenarioError(PlannerError):

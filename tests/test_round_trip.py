@@ -181,6 +181,7 @@ _value = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
 @example(rows=[(-1.7976931348623157e+308, -560, True, "Channels", 6.662448203858811e+16),
                (2.7051362869279115e+287, 1486, True, "\x031\U0007ed31s", 3.646434534706414e+141),
                (-8.730664705856587e-274, -5586, True, "", "\x12\U00099af4")])
+@example(rows=[(float("inf"), 0, False, "", None), (0.0, 0, False, "", None)])  # blank first row
 @example(rows=[(1.0, 1, True, "=1+1", "a"), (float("nan"), -2, False, "#N/A", 3.5),
                (float("inf"), 0, True, "\x01<&>", None), (1e-300, 5, False, " x ", True)])
 def test_generated_rows_match_openpyxl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import zipfile
@@ -101,7 +102,7 @@ def test_every_problem_is_collected_and_located(tmp_path: Path) -> None:
         "Channels!C3 max_spend: 'NaN' is not a finite number (NaN and infinity are not allowed)",
         "Curves!D2 curve: 'sigmoid' is not allowed: expected one of 'linear', 'saturation', 'hill', "
         "'log', 'power' or 'points'",
-        "Curves!A3 segment: 'Ghost' is not a segment of the Segments sheet",
+        "Curves!A3 segment: 'Ghost' is not a segment of the Segments sheet (expected one of: Mass, VIP)",
     ]
 
 
@@ -290,3 +291,41 @@ def test_any_cell_value_gives_a_scenario_or_located_issues(tmp_path: Path, sheet
         read_scenario(path)
     except ScenarioError as exc:
         assert exc.issues and all(i.sheet for i in exc.issues)
+
+
+def test_raw_package_features_read_as_excel_shows_them(tmp_path: Path) -> None:
+    """Rich text runs, phonetic guides, prefixed namespaces, the 1904 calendar, shared
+    formulas with and without a saved value, and cells far to the right."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    book = (f'<workbook xmlns="{main}" xmlns:r="{rel}"><workbookPr date1904="1"/><sheets>'
+            '<sheet name="History" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    rels = ('<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+            f'<Relationship Id="rId3" Type="{rel}/styles" Target="styles.xml"/></Relationships>')
+    strings = (f'<sst xmlns="{main}"><si><t>name</t></si><si><r><t>Ki</t></r><r><rPr/><t>to</t></r>'
+               '<rPh><t>KITO</t></rPh></si><si><t>when</t></si></sst>')
+    styles = f'<styleSheet xmlns="{main}"><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>'
+    sheet = (f'<x:worksheet xmlns:x="{main}"><x:sheetData>'
+             '<x:row r="1"><x:c r="A1" t="s"><x:v>0</x:v></x:c><x:c r="B1" t="s"><x:v>2</x:v></x:c>'
+             '<x:c r="C1" t="inlineStr"><x:is><x:t>total</x:t></x:is></x:c></x:row>'
+             '<x:row r="2"><x:c r="A2" t="s"><x:v>1</x:v></x:c><x:c r="B2" s="1"><x:v>366</x:v></x:c>'
+             '<x:c r="C2"><x:f t="shared" si="0" ref="C2:C3">B2*2</x:f><x:v>4</x:v></x:c>'
+             '<x:c r="XFD2" t="inlineStr"><x:is><x:t>far</x:t></x:is></x:c></x:row>'
+             '<x:row r="3"><x:c r="A3" t="inlineStr"><x:is><x:r><x:t>A</x:t></x:r><x:r><x:t>B</x:t></x:r></x:is>'
+             '</x:c><x:c r="C3"><x:f t="shared" si="0"/></x:c></x:row></x:sheetData></x:worksheet>')
+    path = tmp_path / "raw.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", book)
+        zf.writestr("xl/_rels/workbook.xml.rels", rels)
+        zf.writestr("xl/sharedStrings.xml", strings)
+        zf.writestr("xl/styles.xml", styles)
+        zf.writestr("xl/worksheets/sheet1.xml", sheet)
+    grid = grids.read_book(path, ["history"]).grids["history"]
+    assert grid.row(1) == {0: "name", 1: "when", 2: "total"}
+    assert grid.row(2) == {0: "Kito", 1: dt.datetime(1905, 1, 1), 2: 4}  # XFD2 has no header: skipped
+    assert grid.row(3)[0] == "AB" and isinstance(grid.row(3)[2], grids.FormulaWithoutValue)
+    with pytest.raises(ScenarioError, match=r"History!C3 total: '\(a formula\)' is a formula with no saved result"):
+        read_table(path, "History")

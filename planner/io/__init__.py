@@ -1,8 +1,9 @@
 """io: workbooks in and out (the only layer that imports openpyxl).
 
 Reads scenario workbooks and data sheets into the scenario models and DataFrames
-(:mod:`grids`, :mod:`cells`, :mod:`scenario_reader`), checks every file before openpyxl
-opens it (:mod:`zip_preflight`), and writes plans, scenarios, the template and result sheets
+(:mod:`grids` and :mod:`sheet_stream` stream only the sheets needed, :mod:`sheet_match` tells
+which sheet is which, :mod:`cells` and :mod:`scenario_reader` give values meaning), checks
+every file before any XML is parsed (:mod:`zip_preflight`), and writes plans, scenarios, the template and result sheets
 described as :class:`~planner.core.sheet_spec.SheetSpec` (:mod:`report_sheets`,
 :mod:`writer`, :mod:`excel`, :mod:`template`).  Sits beside ``engine``: it may import
 ``scenario``, ``core`` and ``planner.errors``, never ``engine``, ``analysis`` or the CLI.

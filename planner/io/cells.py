@@ -7,6 +7,8 @@ scenario models expect, and to phrase validation errors for a person.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import functools
 import math
 import re
 import types
@@ -14,6 +16,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel
+
+from planner.io.sheet_stream import FormulaWithoutValue, UnreadableValue
+from planner.scenario.checks import percent_hint, plain_message
 
 #: Excel's error values as openpyxl returns them.
 EXCEL_ERRORS = frozenset(
@@ -65,6 +70,7 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+@functools.lru_cache(maxsize=512)
 def field_kind(model: type[BaseModel], name: str) -> str:
     """``number``, ``text``, ``bool``, ``int_word`` (Literal of ints), ``word`` or ``any``."""
     ann = model.model_fields[name].annotation
@@ -100,12 +106,18 @@ def convert(value: Any, kind: str) -> Any:
     CellProblem
         For Excel error values and formulas without a saved value.
     """
-    if isinstance(value, str) and value.strip() in EXCEL_ERRORS:
-        raise CellProblem(f"is an Excel error value: expected {_what(kind)}")
-    if type(value).__name__ == "FormulaWithoutValue":
+    if isinstance(value, str) and value.strip().upper() in EXCEL_ERRORS:
+        raise CellProblem(f"is an Excel error value: expected {_what(kind)}; fix the formula or "
+                          "the cell it refers to, or type the value")
+    if isinstance(value, FormulaWithoutValue):
         raise CellProblem(
             "is a formula with no saved result: open and save the workbook in Excel or "
             "LibreOffice, or type the value"
+        )
+    if isinstance(value, UnreadableValue):
+        raise CellProblem(
+            f"is stored in the file as {value.kind} but is not one Excel can write (NaN, "
+            "infinity or hex are not numbers): the file was made by another program; retype the value"
         )
     if isinstance(value, str):
         value = value.strip()
@@ -176,6 +188,16 @@ def _bounds(model: type[BaseModel], name: str) -> dict[str, float]:
     return found
 
 
+def _closest(value: Any, expected: str) -> str:
+    """``; did you mean 'saturation'?`` for a near-miss of one of the allowed words."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    words = re.findall(r"'([^']*)'", expected)
+    key = "_".join(value.strip().lower().split())
+    close = difflib.get_close_matches(key, words, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def describe_error(err: dict[str, Any], model: type[BaseModel], name: str) -> str:
     """A planner's reading of one pydantic error on field ``name`` of ``model``."""
     kind = err["type"]
@@ -184,21 +206,22 @@ def describe_error(err: dict[str, Any], model: type[BaseModel], name: str) -> st
         lo_key = "ge" if "ge" in b else "gt" if "gt" in b else None
         hi_key = "le" if "le" in b else "lt" if "lt" in b else None
         if lo_key and hi_key:
+            hint = percent_hint(err.get("input"), b[hi_key]) if b[hi_key] == 1 else ""
             return (f"is not in {'[' if lo_key == 'ge' else '('}{b[lo_key]:g}, "
-                    f"{b[hi_key]:g}{']' if hi_key == 'le' else ')'}")
+                    f"{b[hi_key]:g}{']' if hi_key == 'le' else ')'}{hint}")
         if lo_key == "ge" and b["ge"] == 0:
             return "is negative: expected a number >= 0"
-    if kind == "finite_number":
-        return "is not a finite number (NaN and infinity are not allowed)"
-    if kind in ("float_parsing", "float_type"):
-        return "is not a number"
+        if lo_key == "gt" and b["gt"] == 0:
+            return "is not above 0: expected a number > 0 (leave the cell blank if it does not apply)"
+        if lo_key:
+            return f"is too small: expected a number {'>=' if lo_key == 'ge' else '>'} {b[lo_key]:g}"
+        if hi_key:
+            return f"is too large: expected a number {'<=' if hi_key == 'le' else '<'} {b[hi_key]:g}"
     if kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
-        return f"is not allowed: expected one of {expected}"
+        return f"is not allowed: expected one of {expected}{_closest(err.get('input'), expected)}"
     if kind == "missing":
         return "is required"
-    if kind in ("bool_parsing", "bool_type"):
-        return "is not TRUE or FALSE"
     if kind == "extra_forbidden":
         return "is not a known setting"
-    return str(err.get("msg", "is not valid"))
+    return plain_message(err)

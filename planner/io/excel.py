@@ -196,8 +196,8 @@ def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widt
             cell = put(ws, r, first_col + j, v)
             if isinstance(cell.value, str):
                 cell.alignment = _INDENT
-            if fmt and v is not None:  # a blank stays unwritten (as sheet_xml writes long tables)
-                cell.number_format = fmt
+            if fmt and (v is not None or fast):  # a blank stays unwritten, except in the row
+                cell.number_format = fmt           # whose styles sheet_xml gives its column
             widths[first_col + j] = max(widths.get(first_col + j, 0), sheet_parts.shown_width(cell.value, fmt))
     if fast:
         rest = [_no_negative_zero(frame[c].to_numpy(), col_fmt[c]) for c in columns]
@@ -322,8 +322,9 @@ def write_sheets(
         parts, infos, warnings = merge.fresh(result, deferred), {}, []
     else:
         user = pk.Package.read(src)
+        lost = user.check_damaged()
         merged = merge.merge(user, result, deferred, force=force, macros=out.suffix.lower() == ".xlsm")
-        parts, infos, warnings = merged.parts, user.infos, merged.warnings
+        parts, infos, warnings = merged.parts, user.infos, lost + merged.warnings
     atomic.write_atomically(out, lambda fh: pk.write_zip(fh, parts, infos))
     return warnings
 

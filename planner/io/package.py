@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,18 +79,40 @@ def rels_xml(rels: Iterable[Rel]) -> bytes:
 class Package:
     """The parts of an xlsx file, in their order, as bytes."""
 
-    def __init__(self, parts: dict[str, bytes], infos: dict[str, zipfile.ZipInfo] | None = None):
+    def __init__(self, parts: dict[str, bytes], infos: dict[str, zipfile.ZipInfo] | None = None,
+                 damaged: dict[str, str] | None = None):
         self.parts = parts
         self.infos = infos or {}
+        #: parts that could not be read (bad CRC, corrupt data): name → why
+        self.damaged = damaged or {}
 
     @classmethod
     def read(cls, source: str | Path | BinaryIO) -> Package:
+        """Every part of the package; a damaged part is recorded in ``damaged``, not read."""
+        parts: dict[str, bytes] = {}
+        damaged: dict[str, str] = {}
         try:
             with zipfile.ZipFile(source) as zf:
                 infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
-                return cls({n: zf.read(n) for n in infos}, infos)
+                for name in infos:
+                    try:
+                        parts[name] = zf.read(name)
+                    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                        damaged[name] = str(exc)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
             raise OutputError(f"cannot read the workbook to copy ({exc})") from None
+        return cls(parts, {n: i for n, i in infos.items() if n in parts}, damaged)
+
+    def check_damaged(self) -> list[str]:
+        """Warnings for damaged parts nothing refers to (left out of a copy); an error for one
+        the workbook uses."""
+        used = {rel.part(p) for p in self.reach([""]) for rel in self.rels(p)}
+        for name, why in self.damaged.items():
+            if name in used or name == "_rels/.rels" or rels_name(name) in self.parts:
+                raise OutputError(f"cannot copy the workbook: its part {name} is damaged ({why}); "
+                                  "open and save it in Excel or LibreOffice, or write with --results-only")
+        return [f"{name} is damaged and no sheet uses it: it is left out of the copy"
+                for name in sorted(self.damaged)]
 
     def rels(self, part: str) -> list[Rel]:
         data = self.parts.get(rels_name(part))

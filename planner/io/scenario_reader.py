@@ -9,6 +9,7 @@ cell (``Segments!E3 retention_rate: 1.2 is not in [0, 1)``).  Cell values come f
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import Issue, ScenarioError
 from planner.io import grids as xl
+from planner.io import sheet_match
 from planner.io.cells import CellProblem, convert, describe_error, field_kind, is_blank
 from planner.scenario.models import (
     SHEETS,
@@ -66,8 +68,9 @@ class _Sheet:
 
 def _header(grid: xl.Grid, issues: list[Issue]) -> dict[str, int]:
     columns: dict[str, int] = {}
-    first = grid.rows[0] if grid.rows else []
-    for j, raw in enumerate(first):
+    for j, raw in sorted(grid.row(1).items()):
+        if isinstance(raw, xl.FormulaWithoutValue | xl.UnreadableValue):
+            raw = str(raw)
         name = xl.normalize_header(raw)
         if not name:
             continue
@@ -83,8 +86,9 @@ def _header(grid: xl.Grid, issues: list[Issue]) -> dict[str, int]:
 def _sheet(grid: xl.Grid, wanted: Sequence[str], issues: list[Issue]) -> _Sheet:
     columns = _header(grid, issues)
     rows: list[tuple[int, dict[str, Any]]] = []
-    for i, values in enumerate(grid.rows[1:], start=2):
-        row = {c: values[j] for c, j in columns.items() if c in wanted and j < len(values)}
+    for i in grid.data_rows():
+        values = grid.row(i)
+        row = {c: values.get(j) for c, j in columns.items() if c in wanted}
         if all(is_blank(v) for v in row.values()):
             continue
         rows.append((i, row))
@@ -131,7 +135,7 @@ def _validate(model: type[BaseModel], raw: dict[str, Any], sheet: _Sheet, row: i
 
 
 def _shown(value: Any) -> Any:
-    return str(value) if isinstance(value, xl.FormulaWithoutValue) else value
+    return str(value) if isinstance(value, xl.FormulaWithoutValue | xl.UnreadableValue) else value
 
 
 def _read_settings(grid: xl.Grid, issues: list[Issue]) -> tuple[Settings | None, _Sheet, dict[str, tuple[int | None, str | None]]]:
@@ -151,8 +155,10 @@ def _read_settings(grid: xl.Grid, issues: list[Issue]) -> tuple[Settings | None,
                                 sheet.cell("setting", r)))
             continue
         if name not in Settings.model_fields:
+            close = difflib.get_close_matches(name, list(Settings.model_fields), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
             issues.append(Issue(sheet.title, r, "setting", row.get("setting"),
-                                f"is not a known setting (expected one of {', '.join(Settings.model_fields)})",
+                                f"is not a known setting{hint} (expected one of {', '.join(Settings.model_fields)})",
                                 sheet.cell("setting", r)))
             continue
         if name in raw:
@@ -165,13 +171,27 @@ def _read_settings(grid: xl.Grid, issues: list[Issue]) -> tuple[Settings | None,
     return settings, sheet, cells
 
 
+def _missing_column(col: str, sheet: _Sheet, fields: list[str]) -> str:
+    """The message for a missing column, naming the unknown header most like it."""
+    spare = [c for c in sheet.columns if c not in fields]
+    close = difflib.get_close_matches(col, spare, n=1, cutoff=0.6)
+    hint = ""
+    if close:
+        hint = f" (is column {xl.column_letter(sheet.columns[close[0]])} '{close[0]}' meant? rename its header)"
+    return f"column is missing: put '{col}' in row 1{hint}"
+
+
 def _stub(field: str, raw: dict[str, Any]) -> Row | None:
     """A name-only stand-in for a row that failed, so cross-checks do not cascade."""
     key = _NAME_FIELD.get(field)
     name = raw.get(key) if key else None
     if key is None or is_blank(name):
         return None
-    return ROW_MODELS[field].model_construct(**{key: str(convert(name, "text"))})
+    try:
+        text = convert(name, "text")
+    except CellProblem:  # already reported on its cell
+        return None
+    return ROW_MODELS[field].model_construct(**{key: str(text).strip()})
 
 
 def read_scenario(path: str | Path) -> Scenario:
@@ -201,12 +221,14 @@ def read_scenario(path: str | Path) -> Scenario:
     (100000.0, 'ZAR')
     """
     p = Path(path)
-    grids = xl.read_grids(p)
-    issues: list[Issue] = []
-    structural = False
+    book = xl.read_book(p, SHEETS.values())
+    grids = book.grids
+    issues: list[Issue] = sheet_match.shadow_issues(book)
+    structural = bool(issues)
+    taken = {xl.normalize_sheet(t) for t in SHEETS.values()}
     for key in REQUIRED_SHEETS:
         if xl.normalize_sheet(SHEETS[key]) not in grids:
-            issues.append(Issue(SHEETS[key], None, None, None, f"sheet is missing: add a sheet named {SHEETS[key]}"))
+            issues.append(sheet_match.missing_sheet(SHEETS[key], book, taken))
             structural = True
     settings: Settings | None = None
     sheets: dict[str, _Sheet] = {}
@@ -227,7 +249,7 @@ def read_scenario(path: str | Path) -> Scenario:
         required = [f for f, info in model.model_fields.items() if info.is_required()]
         missing = {f for f in required if f not in sheet.columns}
         for col in sorted(missing, key=fields.index):
-            issues.append(Issue(sheet.title, None, col, None, f"column is missing: put '{col}' in row 1"))
+            issues.append(Issue(sheet.title, None, col, None, _missing_column(col, sheet, fields)))
         structural |= bool(missing)
         items: list[Row] = []
         for r, raw in sheet.rows:
@@ -280,10 +302,10 @@ def _locate(issue: Issue, sheets: dict[str, _Sheet], setting_cells: dict[str, tu
 
 
 def _sorted(issues: list[Issue]) -> list[Issue]:
+    rank = {xl.normalize_sheet(t): k for k, t in enumerate(_ORDER)}
+
     def key(i: Issue) -> tuple[int, int, str]:
-        key_ = xl.normalize_sheet(i.sheet)
-        order = next((k for k, t in enumerate(_ORDER) if xl.normalize_sheet(t) == key_), len(_ORDER))
-        return (order, i.row or 0, i.cell or "")
+        return (rank.get(xl.normalize_sheet(i.sheet), len(_ORDER)), i.row or 0, i.cell or "")
 
     return sorted(issues, key=key)
 
@@ -302,20 +324,22 @@ def read_table(path: str | Path, sheet: str) -> pd.DataFrame:
     WorkbookError
         The file is missing, not a workbook, or refused as unsafe.
     """
-    grids = xl.read_grids(path)
-    grid = grids.get(xl.normalize_sheet(sheet))
+    book = xl.read_book(path, [sheet])
+    grid = book.grids.get(xl.normalize_sheet(sheet))
     if grid is None:
-        raise ScenarioError([Issue(sheet, None, None, None, f"sheet is missing: add a sheet named {sheet}")])
-    issues: list[Issue] = []
+        raise ScenarioError([sheet_match.missing_sheet(sheet, book, set())])
+    issues: list[Issue] = sheet_match.shadow_issues(book)
     columns = _header(grid, issues)
     records, index = [], []
-    for r, values in enumerate(grid.rows[1:], start=2):
-        rec = {c: (values[j] if j < len(values) else None) for c, j in columns.items()}
+    for r in grid.data_rows():
+        values = grid.row(r)
+        rec = {c: values.get(j) for c, j in columns.items()}
         for c, v in rec.items():
-            if isinstance(v, xl.FormulaWithoutValue):
-                issues.append(Issue(grid.title, r, c, str(v), "is a formula with no saved result: open and "
-                                    "save the workbook in Excel or LibreOffice, or type the value",
-                                    f"{xl.column_letter(columns[c])}{r}"))
+            if isinstance(v, xl.FormulaWithoutValue | xl.UnreadableValue):
+                try:
+                    convert(v, "any")
+                except CellProblem as exc:
+                    issues.append(Issue(grid.title, r, c, str(v), str(exc), f"{xl.column_letter(columns[c])}{r}"))
             elif isinstance(v, str) and not v.strip():
                 rec[c] = None
         if all(v is None for v in rec.values()):

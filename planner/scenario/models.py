@@ -22,6 +22,10 @@ from pydantic import (
 )
 
 from planner.errors import Issue, ScenarioError
+from planner.scenario import checks
+from planner.scenario.checks import canonical_names
+from planner.scenario.ranges import range_issues
+from planner.scenario.sheets import SHEETS, row_of
 
 Program = Literal["acquisition", "retention"]
 CurveKind = Literal["linear", "saturation", "hill", "log", "power", "points"]
@@ -199,17 +203,6 @@ class Override(Row):
     _lower_words = field_validator("operation", mode="before")(_lower)
 
 
-SHEETS: dict[str, str] = {
-    "settings": "Settings",
-    "periods": "Periods",
-    "segments": "Segments",
-    "channels": "Channels",
-    "curves": "Curves",
-    "curve_points": "CurvePoints",
-    "seasonality": "Seasonality",
-    "constraints": "Constraints",
-    "scenarios": "Scenarios",
-}
 
 
 class Scenario(BaseModel):
@@ -251,6 +244,7 @@ class Scenario(BaseModel):
             scenario = handler(data)
         except ValidationError as exc:
             raise ScenarioError(issues_from_validation(exc, data)) from None
+        canonical_names(scenario)
         problems = cross_check(scenario)
         if problems:
             raise ScenarioError(problems)
@@ -282,18 +276,13 @@ class Scenario(BaseModel):
         return self.model_copy(update={"settings": settings})
 
 
-def _row_of(item: Any, index: int) -> int:
-    row = getattr(item, "_row", None)
-    return row if row is not None else index + 2
-
-
 def _sheet_row(data: Any, field: str, index: int) -> int:
     items = data.get(field) if isinstance(data, dict) else getattr(data, field, None)
     try:
         item = items[index]
     except (TypeError, IndexError, KeyError):
         return index + 2
-    return _row_of(item, index)
+    return row_of(item, index)
 
 
 def issues_from_validation(exc: ValidationError, data: Any = None) -> list[Issue]:
@@ -313,31 +302,8 @@ def issues_from_validation(exc: ValidationError, data: Any = None) -> list[Issue
         value = err.get("input")
         if isinstance(value, dict | BaseModel):
             value = None
-        issues.append(Issue(sheet, row, column, value, _expected(err)))
+        issues.append(Issue(sheet, row, column, value, checks.expected(err)))
     return issues
-
-
-def _expected(err: dict[str, Any]) -> str:
-    kind, ctx = err["type"], err.get("ctx") or {}
-    if kind == "missing":
-        return "is required"
-    if kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
-        word = {"greater_than_equal": ">=", "greater_than": ">",
-                "less_than": "<", "less_than_equal": "<="}[kind]
-        bound = next(iter(ctx.values()), "")
-        bound = f"{bound:g}" if isinstance(bound, int | float) else bound
-        return f"is not allowed: expected a number {word} {bound}"
-    if kind == "literal_error":
-        return f"is not allowed: expected one of {ctx.get('expected', '')}"
-    if kind == "finite_number":
-        return "is not a finite number"
-    if kind in ("float_parsing", "float_type", "int_parsing"):
-        return "is not a number"
-    if kind in ("bool_parsing", "bool_type"):
-        return "is not TRUE/FALSE"
-    if kind == "extra_forbidden":
-        return "is not a known setting"
-    return err["msg"]
 
 
 def cross_check(s: Scenario) -> list[Issue]:
@@ -345,14 +311,7 @@ def cross_check(s: Scenario) -> list[Issue]:
     issues: list[Issue] = []
 
     def unique(items: list[Any], key: str, sheet: str) -> set[str]:
-        seen: dict[str, int] = {}
-        for i, it in enumerate(items):
-            name = getattr(it, key)
-            if name.lower() in seen:
-                issues.append(Issue(sheet, _row_of(it, i), key, name,
-                                    f"is a duplicate (first on row {seen[name.lower()]})"))
-            else:
-                seen[name.lower()] = _row_of(it, i)
+        issues.extend(checks.name_issues(items, key, sheet))
         return {getattr(it, key) for it in items}
 
     periods = unique(s.periods, "period", "Periods")
@@ -368,17 +327,19 @@ def cross_check(s: Scenario) -> list[Issue]:
     for sheet, items in (("Segments", s.segments), ("Channels", s.channels)):
         for i, it in enumerate(items):
             if it.min_spend is not None and it.max_spend is not None and it.min_spend > it.max_spend:
-                issues.append(Issue(sheet, _row_of(it, i), "min_spend", it.min_spend,
+                issues.append(Issue(sheet, row_of(it, i), "min_spend", it.min_spend,
                                     f"is above max_spend ({it.max_spend:g})"))
 
     cells: dict[tuple[str, str, str], int] = {}
     points_cells = set()
     for i, c in enumerate(s.curves):
-        row = _row_of(c, i)
+        row = row_of(c, i)
         if c.segment not in segments:
-            issues.append(Issue("Curves", row, "segment", c.segment, "is not a segment of the Segments sheet"))
+            issues.append(Issue("Curves", row, "segment", c.segment,
+                                checks.unknown(c.segment, segments, "segment", "Segments")))
         if c.channel not in channels:
-            issues.append(Issue("Curves", row, "channel", c.channel, "is not a channel of the Channels sheet"))
+            issues.append(Issue("Curves", row, "channel", c.channel,
+                                checks.unknown(c.channel, channels, "channel", "Channels")))
         if c.cell in cells:
             issues.append(Issue("Curves", row, "segment", c.segment,
                                 f"duplicates the {c.program} curve of {c.channel} on row {cells[c.cell]}"))
@@ -396,41 +357,44 @@ def cross_check(s: Scenario) -> list[Issue]:
     for i, p in enumerate(s.curve_points):
         key = (p.segment, p.channel, p.program)
         if key not in points_cells:
-            issues.append(Issue("CurvePoints", _row_of(p, i), "segment", p.segment,
+            issues.append(Issue("CurvePoints", row_of(p, i), "segment", p.segment,
                                 f"has no 'points' curve for {p.channel} / {p.program} on the Curves sheet"))
         have_points[key] = have_points.get(key, 0) + 1
     for i, c in enumerate(s.curves):
         if c.curve == "points" and not have_points.get(c.cell):
-            issues.append(Issue("Curves", _row_of(c, i), "curve", "points",
+            issues.append(Issue("Curves", row_of(c, i), "curve", "points",
                                 "needs at least one row on the CurvePoints sheet"))
 
     for i, z in enumerate(s.seasonality):
         if z.channel not in channels:
-            issues.append(Issue("Seasonality", _row_of(z, i), "channel", z.channel, "is not a channel of the Channels sheet"))
+            issues.append(Issue("Seasonality", row_of(z, i), "channel", z.channel,
+                                checks.unknown(z.channel, channels, "channel", "Channels")))
         if z.period not in periods:
-            issues.append(Issue("Seasonality", _row_of(z, i), "period", z.period, "is not a period of the Periods sheet"))
+            issues.append(Issue("Seasonality", row_of(z, i), "period", z.period,
+                                checks.unknown(z.period, periods, "period", "Periods")))
 
     known = {"segment": segments, "channel": channels, "program": set(PROGRAMS), "period": periods}
     for i, k in enumerate(s.constraints):
         for field, names in known.items():
             v = getattr(k, field)
-            if v is None or v == "" or v.lower() == "each":
+            if v is None or v.strip() == "" or checks.name_key(v) == "each":
                 continue
-            if v not in names and v.lower() not in {n.lower() for n in names}:
-                issues.append(Issue("Constraints", _row_of(k, i), field, v,
-                                    f"is not a {field} (expected blank, 'each' or one of {sorted(names)})"))
+            if v not in names:
+                sheet = {"segment": "Segments", "channel": "Channels", "period": "Periods",
+                         "program": None}[field]
+                issues.append(Issue("Constraints", row_of(k, i), field, v,
+                                    checks.unknown(v, names, field, sheet, "blank, 'each' or ")))
         if k.metric in ("share", "cac", "cost_per_retained", "roi", "contacts_per_customer") and k.value < 0:
-            issues.append(Issue("Constraints", _row_of(k, i), "value", k.value, "must be >= 0 for a ratio metric"))
+            issues.append(Issue("Constraints", row_of(k, i), "value", k.value, "must be >= 0 for a ratio metric"))
         if k.metric == "contacts_per_customer" and k.sense != "<=":
-            issues.append(Issue("Constraints", _row_of(k, i), "sense", k.sense, "must be '<=' for contacts_per_customer"))
+            issues.append(Issue("Constraints", row_of(k, i), "sense", k.sense, "must be '<=' for contacts_per_customer"))
     if any(k.metric == "contacts_per_customer" for k in s.constraints):
         for i, ch in enumerate(s.channels):
             if ch.cost_per_contact is None and any(c.channel == ch.channel and c.program == "retention" for c in s.curves):
-                issues.append(Issue("Channels", _row_of(ch, i), "cost_per_contact", None,
+                issues.append(Issue("Channels", row_of(ch, i), "cost_per_contact", None,
                                     "is required when a contacts_per_customer constraint applies (a number > 0)"))
-    from planner.scenario.ranges import range_issues  # the P10 / P90 columns (DESIGN §7)
-
-    issues += range_issues(s)
+    issues += range_issues(s)  # the P10 / P90 columns (docs/design.md §7)
+    issues.extend(checks.value_issues(s))
     for name, v in (("total_budget", s.settings.total_budget),):
         if not math.isfinite(v):
             issues.append(Issue("Settings", None, name, v, "is not a finite number"))
@@ -451,13 +415,13 @@ def _representable(s: Scenario) -> list[Issue]:
     for i, seg in enumerate(s.segments):  # rows that failed to read are stubs without fields
         margin = getattr(seg, "margin_per_period", None)
         if isinstance(margin, float | int) and margin > MAX_MARGIN:
-            out.append(Issue("Segments", _row_of(seg, i), "margin_per_period", margin,
+            out.append(Issue("Segments", row_of(seg, i), "margin_per_period", margin,
                              f"is larger than planner can represent (at most {MAX_MARGIN:.0e} per customer per "
                              "period); state money in thousands or millions (margins, budgets and curve spend alike)"))
     for i, p in enumerate(s.curve_points):
         spend = getattr(p, "spend", None)
         if isinstance(spend, float | int) and 0 < spend < MIN_KNOT_SPEND:
-            out.append(Issue("CurvePoints", _row_of(p, i), "spend", spend,
+            out.append(Issue("CurvePoints", row_of(p, i), "spend", spend,
                              f"is a positive spend below {MIN_KNOT_SPEND:g}, too small for planner to represent "
                              f"(a customer for almost nothing); use 0 or at least {MIN_KNOT_SPEND:g}"))
     return out

@@ -37,6 +37,7 @@ from planner.scenario.models import (
     issues_from_validation,
 )
 from planner.scenario.ranges import moved_range
+from planner.scenario.sheets import row_of
 
 __all__ = [
     "BASE", "apply_scenario", "check_scenarios",
@@ -140,7 +141,7 @@ def apply_scenario(scenario: Scenario, name: str) -> Scenario:
                                    f"is not a scenario of the Scenarios sheet (expected one of {others})")])
     work = _Work(scenario)
     for index, ov in rows:
-        work.apply(ov, _row_of(ov, index))
+        work.apply(ov, row_of(ov, index))
     if work.issues:
         raise ScenarioError(work.issues)
     try:
@@ -168,7 +169,7 @@ def check_scenarios(scenario: Scenario) -> list[Issue]:
     issues: list[Issue] = []
     for i, ov in enumerate(scenario.scenarios):
         if ov.scenario.strip().lower() == BASE.lower():
-            issues.append(Issue("Scenarios", _row_of(ov, i), "scenario", ov.scenario,
+            issues.append(Issue("Scenarios", row_of(ov, i), "scenario", ov.scenario,
                                 "is reserved for the workbook as it is: give this scenario another name"))
     for name in scenario_names(scenario)[1:]:
         try:
@@ -184,11 +185,6 @@ def with_budget(scenario: Scenario, total_budget: float) -> Scenario:
 
 
 # ---------------------------------------------------------------------------------------
-
-
-def _row_of(item: Any, index: int) -> int:
-    row = getattr(item, "_row", None)
-    return row if row is not None else index + 2
 
 
 def _match(pattern: str, name: str | None) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from planner.errors import Issue
-from planner.scenario.models import SHEETS, _row_of
+from planner.scenario.sheets import SHEETS, row_of
 
 if TYPE_CHECKING:
     from planner.scenario.models import Scenario
@@ -49,7 +49,7 @@ def range_issues(s: Scenario) -> list[Issue]:
             lo, hi, v = (getattr(it, c, None) for c in (lo_col, hi_col, col))  # stubs lack fields
             if lo is None and hi is None:
                 continue
-            row = _row_of(it, i)
+            row = row_of(it, i)
             if lo is None or hi is None:
                 have, miss = (lo_col, hi_col) if hi is None else (hi_col, lo_col)
                 issues.append(Issue(sheet, row, miss, None, f"is required when {have} is given "
