@@ -617,6 +617,7 @@ def uplift(before: Path, after: Path, output: Path, n_boot: int, seed: int, forc
 @main.command()
 @click.argument("input_path", type=INPUT, metavar="IN.xlsx")
 @output_option()
+@force_option
 @click.option("--draws", type=click.IntRange(min=10), default=None,
               help="Monte Carlo draws (default: the risk_draws setting, 1000).")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
@@ -627,7 +628,7 @@ def uplift(before: Path, after: Path, output: Path, n_boot: int, seed: int, forc
               help="Also find the plan with the best expected net value over the same draws.")
 @scenario_option
 @solve_options
-def risk(input_path: Path, output: Path, draws: int | None, seed: int | None, as_json: bool,
+def risk(input_path: Path, output: Path, force: bool, draws: int | None, seed: int | None, as_json: bool,
          robust: bool, scenario_name: str | None, solver: str | None, quiet: bool) -> None:
     """How sure is the plan? Its figures over draws of the uncertain inputs.
 
@@ -648,7 +649,8 @@ def risk(input_path: Path, output: Path, draws: int | None, seed: int | None, as
     for w in result.warnings:
         warn(w)
     with user_errors():
-        written = io.write_plan(result.plan, str(output), source=str(input_path), extra=result.sheets())
+        written = io.write_plan(result.plan, str(output), source=str(input_path), extra=result.sheets(),
+                                force=force)
     if as_json:
         click.echo(json.dumps(jsonable(result.as_dict())))
     elif not quiet:
@@ -672,6 +674,7 @@ def _risk_draws() -> Callable[..., Any]:
 @main.command()
 @click.argument("input_path", type=INPUT, metavar="IN.xlsx")
 @output_option()
+@force_option
 @click.option("--budgets", type=click.IntRange(min=1, max=1000), default=1, show_default=True,
               help="Budget levels per scenario, evenly from 0.5x to 1.5x of its budget "
                    "(1: its own budget only).")
@@ -691,7 +694,7 @@ def _risk_draws() -> Callable[..., Any]:
 @click.option("--json", "as_json", is_flag=True,
               help="Print the rows and the summary as one JSON object on stdout.")
 @solve_options
-def sweep(input_path: Path, output: Path, budgets: int, draws: int, seed: int | None,
+def sweep(input_path: Path, output: Path, force: bool, budgets: int, draws: int, seed: int | None,
           scheduler: str | None, workers: int | None, parquet: Path | None, as_json: bool,
           solver: str | None, quiet: bool) -> None:
     """Optimise every scenario at several budgets and risk draws, on Dask.
@@ -728,7 +731,7 @@ def sweep(input_path: Path, output: Path, budgets: int, draws: int, seed: int | 
         warn(f"{len(failed)} of {n} tasks have no plan ({', '.join(sorted(set(failed['status'])))}): "
              "see the status and message columns of the Sweep sheet.")
     with user_errors():
-        written = io.write_sheets(result.sheets(), str(output), source=str(input_path))
+        written = io.write_sheets(result.sheets(), str(output), source=str(input_path), force=force)
         if parquet is not None:
             result.write_parquet(parquet)
     if as_json:
