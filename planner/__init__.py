@@ -7,8 +7,7 @@ True
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from planner._version import __version__
 from planner.analysis.frontier import frontier
 from planner.core.plan import Plan
 from planner.engine.optimizer import Optimizer, optimize
@@ -41,11 +40,6 @@ from planner.scenario.models import (
     Settings,
 )
 from planner.scenario.overrides import apply_scenario, compare
-
-try:
-    __version__ = version("planner")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     "Channel", "ConstraintRow", "Curve", "CurvePoint", "Issue", "OutputError", "Optimizer", "Override",

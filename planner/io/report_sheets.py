@@ -161,7 +161,7 @@ def constraints_sheet(plan: Plan) -> SheetSpec:
 
 def run_info_sheet(plan: Plan, source: str | Path | None = None) -> SheetSpec:
     """The ``Run Info`` sheet: tool version, time, input file and its SHA-256, solver, status."""
-    from planner import __version__
+    from planner._version import __version__
 
     info: dict[str, Any] = {
         "tool": "planner",
