@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from helpers import quarterly_scenario, saturation_scenario, settings
 
-from planner.core.curves import chord_bands
+from planner.core.chords import chord_bands
 from planner.core.linear_program import build_model
 from planner.core.value import discount_factors, lifetime_value, period_rate
 from planner.engine import certificate as certify
 from planner.engine.optimizer import Optimizer, optimize
 from planner.scenario.models import Channel, ConstraintRow, Curve, Period, Scenario, Segment
+from planner.solvers import solve
 from planner.solvers.greedy import greedy_exact, solve_greedy
-from planner.solvers.solve import solve
 
 A = np.array([1000, 800, 1500, 600, 1200.0])
 B = np.array([20000, 15000, 40000, 8000, 30000.0])
@@ -77,7 +77,7 @@ def test_lp_equals_greedy_when_only_budget_binds(objective):
     sc = _multi_period_budget_only()
     sc = sc.model_copy(update={"settings": sc.settings.model_copy(update={"objective": objective, "target_mroi": 1.3})})
     opt = Optimizer(sc)
-    model = build_model(opt.ix, opt.bands, opt.rows, opt.n_aux)
+    model = build_model(opt.ix, opt.ws.bands, opt.ws.rows, opt.ws.n_aux)
     assert greedy_exact(model)
     g = solve_greedy(model)
     lp = solve(model.lp, "highs")
@@ -164,8 +164,8 @@ def test_gap_bound_really_bounds_the_true_optimum():
     true_opt = float(np.sum(V * A * (1 - np.exp(-x / B)))) - budget
     sc = saturation_scenario(list(A), list(B), value=V, budget=budget, pwl_tolerance=0.05)
     opt = Optimizer(sc)
-    bands = chord_bands(opt.ix.curves, opt.cap, 0.05)
-    model = build_model(opt.ix, bands, opt.rows, opt.n_aux)
+    bands = chord_bands(opt.ix.curves, opt.ws.cap, 0.05)
+    model = build_model(opt.ix, bands, opt.ws.rows, opt.ws.n_aux)
     sol = solve(model.lp, "highs")
     spend = model.spend(sol.x)
     plan_true = float(np.sum(V * A * (1 - np.exp(-spend / B)))) - spend.sum()
@@ -201,7 +201,7 @@ def test_cbc_and_highs_agree_on_objective_and_duals():
     np.testing.assert_allclose(sp_h, sp_c, rtol=0.05)  # refined band sets differ slightly
     # on the very same LP the normalised duals agree closely
     opt = Optimizer(sc)
-    model = build_model(opt.ix, opt.bands, opt.rows, opt.n_aux)
+    model = build_model(opt.ix, opt.ws.bands, opt.ws.rows, opt.ws.n_aux)
     dh, dc = solve(model.lp, "highs"), solve(model.lp, "cbc")
     assert dc.objective == pytest.approx(dh.objective, rel=1e-6)
     big = np.abs(dh.row_dual) > 1e-6

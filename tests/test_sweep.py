@@ -13,6 +13,7 @@ from helpers import quarterly_scenario, saturation_scenario
 from planner.engine import windows
 from planner.engine.certificate import Responder
 from planner.engine.optimizer import Optimizer, optimize
+from planner.engine.sweep import spend_infeasible
 from planner.engine.windows import budget_target, window_bands
 from planner.scenario.models import (
     Channel,
@@ -102,7 +103,7 @@ def test_first_resolve_needs_no_run_and_infeasible_budgets_stay_lazy():
     opt = Optimizer(sc, max_budget=400_000)
     zero = opt.resolve(0.0)
     assert zero.sol.status == "infeasible" and opt.headline(zero) == {"status": "infeasible"}
-    assert opt._spend_infeasible(0.0)  # known from the spend rows alone
+    assert spend_infeasible(opt.ws, 0.0)  # known from the spend rows alone
     ok = opt.resolve(200_000)
     assert opt.headline(ok)["status"] == "optimal"
     plan = opt.evaluate(zero)  # the conflict analysis runs only when the plan is asked for
@@ -118,7 +119,7 @@ def test_a_coarse_first_lp_cannot_declare_a_customer_target_infeasible(monkeypat
         name="volume", metric="new_customers", sense=">=", value=0.999 * reachable)]})
     monkeypatch.setattr(windows, "ANCHOR_GRID", np.array([0.0, 1.0]))  # one chord per cell
     opt = Optimizer(sc, max_budget=60_000)
-    assert not opt._spend_infeasible(60_000)
+    assert not spend_infeasible(opt.ws, 60_000)
     solved = opt.resolve(60_000)
     assert opt.headline(solved)["status"] == "optimal"
     assert opt.headline(solved)["new_customers"] >= 0.999 * reachable * (1 - 1e-6)
@@ -128,7 +129,7 @@ def test_window_bands_keep_one_layout_and_are_concave():
     sc = quarterly_scenario()
     opt = Optimizer(sc)
     ix = opt.ix
-    cap = opt.cap[ix.kt_cell]
+    cap = opt.ws.cap[ix.kt_cell]
     rng = np.random.default_rng(0)
     layouts = []
     for _ in range(3):
@@ -150,7 +151,7 @@ def test_budget_target_spends_the_budget_on_the_real_curves():
     sc = saturation_scenario(list(A), list(B), value=V, budget=60_000)
     opt = Optimizer(sc)
     ix = opt.ix
-    cap = opt.cap[ix.kt_cell]
+    cap = opt.ws.cap[ix.kt_cell]
     c1, c2 = np.full(len(cap), V), np.ones(len(cap))
     for budget in (20_000, 60_000, 120_000):  # every channel active (as the closed form assumes)
         x = budget_target(ix, c1, c2, np.ones(len(cap)), cap, budget, False, 1.0)
@@ -195,7 +196,7 @@ def test_a_customer_upper_limit_holds_on_the_real_curves_at_every_budget():
     sc = _capped_scenario()
     tol = sc.settings.pwl_tolerance
     opt = Optimizer(sc, max_budget=2000.0)
-    assert opt._undercut.all()  # both cells appear in a row that fewer customers loosen
+    assert opt.ws.undercut.all()  # both cells appear in a row that fewer customers loosen
     for budget in (1000.0, 600.0, 2000.0):
         plan = opt.evaluate(opt.resolve(budget))
         by = plan.allocation.set_index("channel")
@@ -210,9 +211,9 @@ def test_prospect_caps_do_not_ask_for_band_order():
     there cannot break anything: no integers for it."""
     sc = quarterly_scenario()
     opt = Optimizer(sc)
-    assert not opt._undercut.any()
+    assert not opt.ws.undercut.any()
     sc2 = sc.model_copy(update={"constraints": [ConstraintRow(name="cap", metric="new_customers", sense="<=", value=10.0)]})
-    assert Optimizer(sc2)._undercut.any()
+    assert Optimizer(sc2).ws.undercut.any()
 
 
 def _parking_scenario():

@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.core.curves import CurveSet, chord_bands, densify, derivative, evaluate
+from planner.core.chords import chord_bands, densify
+from planner.core.curves import CurveSet, derivative
+from planner.core.curves import response as evaluate
 from planner.core.value import (
     active_customers,
     discount_factors,

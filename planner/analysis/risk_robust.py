@@ -25,7 +25,7 @@ import numpy as np
 
 from planner.analysis.risk_draws import Draws, Float
 from planner.analysis.risk_eval import family_customers, lifetimes
-from planner.core.curves import chord_bands
+from planner.core.chords import chord_bands
 from planner.core.scenario_arrays import Index
 from planner.scenario.models import CurvePoint, Scenario
 from planner.scenario.ranges import RANGES

@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from planner.core.chords import Bands
 from planner.core.constraint_rows import base_rows, total_spend_aux, user_rows
-from planner.core.curves import Bands
 from planner.core.rows import FrozenRows, Rows
 from planner.core.scenario_arrays import Index
 

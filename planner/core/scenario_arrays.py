@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from planner.core.curves import CurveSet, evaluate
+from planner.core.curves import CurveSet, response
 from planner.core.value import (
     acquisition_value,
     discount_factors,
@@ -168,4 +168,4 @@ class Index:
 
     def customers(self, spend_kt: Float) -> Float:
         """Customers per cell-period on the real curves (seasonality applied, no caps)."""
-        return self.kt_sigma * evaluate(self.curves, self.kt_cell, spend_kt)
+        return self.kt_sigma * response(self.curves, self.kt_cell, spend_kt)

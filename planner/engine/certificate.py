@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.core.curves import BestSpend, evaluate, second_derivative
+from planner.core.curves import BestSpend, response, second_derivative
 from planner.core.linear_program import Model
 from planner.core.rows import Float
 from planner.core.scenario_arrays import Index
@@ -93,7 +93,7 @@ def respond(ix: Index, c1: Float, c2: Float, cap: Float, steps: int = 48) -> tup
     """Each cell-period's best ``φ = c1·σ·f(x) − c2·x`` on ``[0, cap]`` and where it is
     (``steps`` bisections where there is no closed form)."""
     arg = best_response(ix, c1, c2, cap, steps)
-    phi = np.maximum(c1 * ix.kt_sigma, 0.0) * evaluate(ix.curves, ix.kt_cell, arg) - c2 * arg
+    phi = np.maximum(c1 * ix.kt_sigma, 0.0) * response(ix.curves, ix.kt_cell, arg) - c2 * arg
     return np.maximum(phi, 0.0), np.where(phi > 0, arg, 0.0)
 
 

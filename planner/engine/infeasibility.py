@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from planner.core.linear_program import LinearProgram, Model
 from planner.core.plan import Conflict
-from planner.solvers.solve import solve
+from planner.solvers import solve
 
 RELAXABLE = {"budget", "period_budget", "segment_bound", "channel_bound", "change", "user"}
 MAX_MEMBERS = 8

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.core.curves import Bands, CurveSet, evaluate
+from planner.core.chords import Bands
+from planner.core.curves import CurveSet, response
 from planner.core.rows import Float, Int
 from planner.core.scenario_arrays import Index
 from planner.engine.certificate import Responder
@@ -35,7 +36,7 @@ def _grid_bands(cs: CurveSet, curve: Int, owner: Int, z: Float) -> Bands:
     ``curve``), the curve evaluated once per breakpoint.  Chord errors are not computed
     (``err`` is ``inf``: no bound rests on these chords; the certificate is the Lagrangian
     bound on the real curves).  Empty bands (repeated breakpoints) get slope 0."""
-    f = evaluate(cs, np.repeat(curve, z.shape[1]), z.ravel()).reshape(z.shape)
+    f = response(cs, np.repeat(curve, z.shape[1]), z.ravel()).reshape(z.shape)
     dz = np.diff(z, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(dz > 0, np.diff(f, axis=1) / np.where(dz > 0, dz, 1.0), 0.0)

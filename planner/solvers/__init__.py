@@ -1,6 +1,13 @@
-"""solvers: an LP given as arrays in, a checked solution out.
+"""Solvers: an LP (arrays) in, a checked :class:`Solution` with a :class:`Status` out.
 
-HiGHS (highspy) and CBC (through PuLP) behind one front end, plus the exact greedy fill for
-a budget-only model.  The only layer that imports highspy or pulp.  May import
-:mod:`planner.core` and :mod:`planner.scenario`.
+Owns the back ends (HiGHS in :mod:`.highs`, CBC through PuLP in :mod:`.cbc`, the exact
+greedy fill in :mod:`.greedy`) behind one front end, :func:`solve`, which checks every
+answer the same way.  The only layer that imports highspy or pulp.  May import
+``planner.core`` and ``planner.errors``; nothing above.
 """
+
+from planner.solvers.frontend import FEAS_TOL, check, max_violation, solve
+from planner.solvers.highs import HighsSession
+from planner.solvers.result import Solution, Status
+
+__all__ = ["FEAS_TOL", "HighsSession", "Solution", "Status", "check", "max_violation", "solve"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from planner.core.linear_program import Model
 from planner.core.scenario_arrays import ACQ, RET
-from planner.solvers.solve import Solution
+from planner.solvers.result import Solution, Status
 
 
 def greedy_exact(model: Model) -> bool:
@@ -58,12 +58,12 @@ def solve_greedy(model: Model) -> Solution:
     dual = np.zeros(lp.A.shape[0])
     if used < budget - 1e-9 * max(1.0, budget):
         if full:
-            return Solution("infeasible", "greedy", time.perf_counter() - t0,
+            return Solution(Status.INFEASIBLE, "greedy", time.perf_counter() - t0,
                             message="the curves cannot absorb the whole budget")
     else:
         nxt = np.flatnonzero(fill < w - 1e-12)
         marginal = score[order][nxt[0]] if len(nxt) else 0.0
         dual[0] = -max(marginal, 0.0) if not full else -marginal
-    sol = Solution("optimal", "greedy", time.perf_counter() - t0, x=x, row_dual=dual,
+    sol = Solution(Status.OPTIMAL, "greedy", time.perf_counter() - t0, x=x, row_dual=dual,
                    objective=float(lp.c @ x), message="exact greedy fill (only the budget binds)")
     return sol

@@ -29,8 +29,8 @@ from planner import read_scenario, write_plan, write_scenario
 from planner.analysis.frontier import frontier
 from planner.core.linear_program import build_model
 from planner.engine.optimizer import Optimizer, optimize
+from planner.solvers import HighsSession, solve
 from planner.solvers.greedy import greedy_exact, solve_greedy
-from planner.solvers.solve import HighsSession, solve
 
 #: CBC goes through PuLP, which builds one Python object per coefficient: small, and medium
 #: budget-only (PuLP alone needs about a minute for the medium constrained LP's 1M nonzeros)
@@ -94,7 +94,7 @@ def run(size: str, variant: str, workdir: Path) -> dict[str, Any]:
     }
 
     # the same (final, refined) LP for every solver
-    model = build_model(opt.ix, opt.bands, opt.rows, opt.n_aux)
+    model = build_model(opt.ix, opt.ws.bands, opt.ws.rows, opt.ws.n_aux)
     lp = model.lp
     budget = read.settings.total_budget
     lp.row_upper[0] = budget

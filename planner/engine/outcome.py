@@ -1,0 +1,96 @@
+"""From a solution to a :class:`Plan`: evaluate on the real curves, certify, describe the run.
+
+The last step of apply → solve → invert: the chosen spend is evaluated on the real response
+curves (:mod:`.plan_assembly`), its certified gap computed (:mod:`.certificate`), and a run
+that found nothing becomes a plan that says why (with the conflicting constraints when the
+scenario is infeasible).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from planner._version import __version__
+from planner.core.chords import chord_bands
+from planner.core.linear_program import Model, build_model
+from planner.core.plan import Plan
+from planner.core.rows import FrozenRows
+from planner.core.scenario_arrays import Index
+from planner.engine import certificate as certify
+from planner.engine.infeasibility import explain_infeasible
+from planner.engine.plan_assembly import assemble
+from planner.engine.workspace import Workspace, true_objective
+from planner.scenario.models import Scenario
+from planner.solvers import Solution, Status
+
+MIP_WARNING = ("Shadow prices come from the LP with the band choices of the mixed-integer solution fixed "
+               "(S-shaped curves, or cells whose customers an upper limit caps: their bands must fill in order).")
+
+
+def plan_status(sol: Solution) -> str:
+    """The plan's status word for a solver outcome (an unbounded LP is a planner error)."""
+    return str(Status.ERROR if sol.status == Status.UNBOUNDED else sol.status)
+
+
+def evaluate(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
+    """The plan of a solution with spend, on the real curves, with its certified gap."""
+    ix = ws.ix if scenario is None else Index.build(scenario)
+    assert sol.x is not None
+    spend = model.spend(sol.x)
+    if model.lp.is_mip or sol.row_dual is None:
+        gap = certify.mip_gap_bound(model, sol, true_objective(model, spend))
+    else:
+        b = ws.certify(model, sol, spend)
+        gap = min(max(0.0, b.upper - b.true_obj), certify.formula_bound(model) + _abs_tol(model))
+    activity = model.lp.A @ sol.x
+    rows = model.rows if scenario is None else _rows_for(model.rows, scenario)
+    plan = assemble(ix, rows, spend, str(sol.status), row_dual=sol.row_dual, row_activity=activity,
+                    gap_bound=gap, info=info)
+    if model.lp.is_mip:
+        plan.summary["mip_gap"] = sol.mip_gap
+        plan.warnings.append(MIP_WARNING)
+    return plan
+
+
+def failed(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
+    """The plan of a run that found nothing: its status, message and (infeasible) conflicts."""
+    scen = scenario or ws.scenario
+    plan = Plan(scenario=scen, status=plan_status(sol), message=sol.message, run_info=info)
+    plan.summary = {"status": plan.status}
+    if sol.status == Status.INFEASIBLE:
+        wide = chord_bands(ws.ix.curves, ws.ix.spend_cap(relaxed=True), scen.settings.pwl_tolerance)
+        wide_model = build_model(ws.ix, wide, ws.rows, ws.n_aux)
+        ws.set_budget(wide_model, model.lp.row_upper[0])
+        plan.conflicts = explain_infeasible(wide_model, ws.time_limit)
+        plan.message = "No plan meets every constraint. " + " ".join(c.message for c in plan.conflicts)
+    return plan
+
+
+def run_info(ws: Workspace, sol: Solution, started: datetime, solve_s: float, rounds: int, model: Model) -> dict[str, Any]:
+    """The Run info sheet's record of one run."""
+    n_row, n_col = model.lp.shape
+    return {
+        "tool": "planner", "version": __version__, "started": started.isoformat(timespec="seconds"),
+        "scenario": ws.scenario.name, "solver": sol.solver, "status": str(sol.status),
+        "solver_message": sol.message, "solve_seconds": round(solve_s, 4),
+        "build_seconds": round(ws.build_seconds, 4), "refine_rounds": rounds,
+        "variables": n_col, "rows": n_row, "nonzeros": int(model.lp.A.nnz),
+        "integer_variables": int(model.lp.integrality.sum()),
+        "bands": len(model.bands), "pwl_tolerance": ws.scenario.settings.pwl_tolerance,
+    }
+
+
+def _rows_for(rows: FrozenRows, scenario: Scenario) -> FrozenRows:
+    """Rows with the scenario's budget as the total budget limit (frontier re-runs)."""
+    limit = rows.limit.copy()
+    rhs = rows.rhs.copy()
+    limit[0] = rhs[0] = scenario.settings.total_budget
+    return dataclasses.replace(rows, limit=limit, rhs=rhs)
+
+
+def _abs_tol(model: Model) -> float:
+    return 1e-9 * (1.0 + float(np.abs(model.lp.c).sum()))

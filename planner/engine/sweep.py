@@ -1,0 +1,229 @@
+"""The budget sweep: re-solve one scenario at many budgets (a frontier) quickly.
+
+The first budget is solved on a coarse anchor grid (:func:`anchor`) and kept; every later
+budget of concave curves is solved on chord windows per cell-period (a sequential LP,
+:func:`window_solve`) that narrow until the certified gap is within ``REFINE_GAP``,
+starting from the last solution's prices and spend.  S-shaped curves and CBC re-solve the
+kept model instead (:func:`rerun_kept`).  What carries from one budget to the next is the
+explicit :class:`SweepState`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner.core.chords import Bands
+from planner.core.linear_program import Model, out_of_order
+from planner.core.rows import Float
+from planner.engine import certificate as certify
+from planner.engine.plan_assembly import true_customers
+from planner.engine.refinement import REFINE_GAP, Refined, refine, solve_refined
+from planner.engine.windows import anchor_bands, budget_target, window_bands
+from planner.engine.workspace import Workspace
+from planner.solvers import HighsSession, Solution, Status, solve
+from planner.solvers.greedy import greedy_exact
+
+#: refinement rounds for a re-run at another budget on the kept model (frontier points
+#: that cannot use chord windows: S-shaped curves, CBC)
+SWEEP_REFINE_ROUNDS = 1
+#: chord windows of a frontier re-run: first half-width (share of the spend) and rounds
+SWEEP_WINDOW = 0.05
+MAX_SWEEP_ROUNDS = 6
+
+
+@dataclass
+class SweepState:
+    """What one budget's solve leaves for the next."""
+
+    model: Model | None = None                # the kept model (re-solved at other budgets)
+    session: HighsSession | None = None       # its warm HiGHS session
+    last: tuple[Model, Solution] | None = None  # the last LP solved with duals
+    window_basis: tuple[tuple[int, int], Any] | None = None
+    coarse: Bands | None = None               # the anchor grid's bands
+    path: list[tuple[float, Float]] = field(default_factory=list)  # (budget, spend), last two
+
+    def keep_model(self, ws: Workspace, model: Model) -> None:
+        """Keep ``model`` (and the workspace's session, if it holds this model's LP)."""
+        self.model = model
+        s = ws.session
+        self.session = s if s is not None and s.lp is model.lp else None
+
+    def record(self, model: Model, sol: Solution) -> None:
+        """Remember an LP solution with duals: the next budget starts from its prices."""
+        if sol.x is not None and sol.row_dual is not None and not model.lp.is_mip:
+            self.last = (model, sol)
+            self.path = [*self.path[-1:], (float(model.lp.row_upper[0]), model.spend(sol.x))]
+
+    def extrapolate(self, budget: float, cap: Float) -> Float:
+        """Spend per cell-period extrapolated along the last two solved budgets."""
+        (b0, s0), (b1, s1) = self.path[0], self.path[-1]
+        if b1 == b0:  # one solve so far, or the same budget twice
+            return s1
+        return np.clip(s1 + (s1 - s0) * (budget - b1) / (b1 - b0), 0.0, cap)
+
+
+def windowable(ws: Workspace) -> bool:
+    """Chord windows (a sequential LP) need concave curves and HiGHS or the greedy fill."""
+    return ws.solver in ("auto", "highs") and ws.concave and not ws.ordered.any()
+
+
+def resolve(ws: Workspace, state: SweepState, budget: float) -> Refined:
+    """One budget of a sweep (see the module doc)."""
+    if state.model is None:
+        out = anchor(ws, state, budget)
+    else:
+        win = window_solve(ws, state, budget) if state.last is not None and windowable(ws) else None
+        out = win if win is not None else rerun_kept(ws, state, budget)
+    state.record(out.model, out.sol)
+    return out
+
+
+def anchor(ws: Workspace, state: SweepState, budget: float) -> Refined:
+    """First solve of a sweep: one LP on the anchor grid (kept for later budgets), then
+    chord windows from its prices; the full refinement where windows do not apply."""
+    if not windowable(ws):
+        return _refined_and_kept(ws, state, budget)
+    if state.coarse is None:
+        state.coarse = anchor_bands(ws.ix.curves, ws.cap)
+    model, sol = ws.solve_ordered(state.coarse, budget)
+    if ws.ordered.any():  # band order needs integers: no windows for this scenario
+        return _refined_and_kept(ws, state, budget)
+    if sol.status == Status.INFEASIBLE and not spend_infeasible(ws, budget):
+        model, sol = ws.solve_ordered(ws.bands, budget)  # coarser chords buy fewer customers
+    first = Refined(model, sol, model.bands, 0, sol.seconds)
+    if sol.x is None or sol.row_dual is None:
+        return first
+    state.keep_model(ws, model)
+    state.record(model, sol)
+    out = window_solve(ws, state, budget)
+    if out is None:
+        return first
+    out.solve_s += sol.seconds
+    return out
+
+
+def _refined_and_kept(ws: Workspace, state: SweepState, budget: float) -> Refined:
+    out = solve_refined(ws, ws.bands, budget)
+    ws.bands_memo = out.bands
+    if out.sol.x is not None:
+        state.keep_model(ws, out.model)
+    return out
+
+
+def rerun_kept(ws: Workspace, state: SweepState, budget: float) -> Refined:
+    """Warm-started solve of the kept model at another budget, then one refinement round
+    (the kept model, its bands and session stay as they are for the next budget: bands
+    refined for every budget would pile up and slow every later solve)."""
+    model = state.model
+    assert model is not None
+    ws.set_budget(model, budget)
+    if ws.solver == "auto" and greedy_exact(model):
+        sol = solve(model, "greedy")
+    elif ws.solver != "cbc":
+        if state.session is None or state.session.lp is not model.lp:
+            state.session = HighsSession(model.lp)
+        state.session.set_row_bounds(0, model.lp.row_lower[0], budget)
+        sol = solve(model.lp, "highs", ws.remaining(), session=state.session)
+    else:
+        sol = solve(model.lp, "cbc", ws.remaining())
+    if sol.x is None:
+        return Refined(model, sol, model.bands, 0, sol.seconds)
+    # a round costs a build (and a cold solve for an LP) and grows the model, so a sweep
+    # point gets one: 8× finer bands where its spend moved to
+    return refine(ws, model, sol, budget, max_rounds=SWEEP_REFINE_ROUNDS)
+
+
+def window_solve(ws: Workspace, state: SweepState, budget: float) -> Refined | None:
+    """Solve at ``budget`` on per cell-period chord windows, narrowing them until the
+    certified gap is within ``REFINE_GAP`` (None: fall back to the kept model, also when
+    the rounds run out first, e.g. where money parked past a binding cap makes room
+    under a share ceiling: seven chords per cell-period cannot park it for free)."""
+    assert state.last is not None
+    ix, (last, last_sol) = ws.ix, state.last
+    assert last_sol.row_dual is not None and last_sol.x is not None
+    c1, c2, mu, _ = certify.prices(last, last_sol.row_dual)
+    if not np.isfinite(c1).all():
+        return None
+    cap = ws.cap[ix.kt_cell]
+    budget_row = ws.rows.e_row == 0
+    a0 = np.bincount(ws.rows.e_kt[budget_row], weights=ws.rows.e_spend[budget_row], minlength=len(cap))
+    target = budget_target(ix, c1, c2 - mu[0] * a0, a0, cap, budget,
+                           ws.scenario.settings.spend_full_budget, float(mu[0]))
+    coarse = state.coarse if state.coarse is not None else ws.bands
+    n_bands = np.bincount(coarse.cell, minlength=ix.K)
+    floor = (ws.cap / np.maximum(n_bands, 1))[ix.kt_cell]
+    centre, other, solve_s = state.extrapolate(budget, cap), target, 0.0
+    delta = np.full(len(cap), SWEEP_WINDOW)
+    rounds = 0
+    while rounds < MAX_SWEEP_ROUNDS:
+        rounds += 1
+        width = delta * np.maximum(centre, floor)
+        model = ws.model_on(window_bands(ix, cap, centre, other, width), per_period=True)
+        ws.set_budget(model, budget)
+        greedy = ws.solver == "auto" and greedy_exact(model)  # every row but the budget slack
+        if greedy:
+            sol = solve(model, "greedy")
+        else:
+            session = HighsSession(model.lp)
+            # measured on the medium synthetic sweep: without scaling a warm-started window
+            # LP takes half the iterations (and the front end still checks the answer)
+            session.set_option("simplex_scale_strategy", 0)
+            if state.window_basis is not None and state.window_basis[0] == model.lp.shape:
+                session.start_from(state.window_basis[1])
+            sol = solve(model.lp, "highs", ws.remaining(), session=session)
+            if sol.x is not None:
+                state.window_basis = (model.lp.shape, session.basis())
+        solve_s += sol.seconds
+        if sol.x is None or sol.row_dual is None:
+            return None
+        flagged = out_of_order(model, sol.x) & ws.undercut
+        if flagged.any():  # see Workspace.solve_ordered: these cells need band order
+            ws.ordered |= flagged
+            return None
+        spend = model.spend(sol.x)
+        close = not ws.gap_too_wide(model, sol, spend, REFINE_GAP)
+        if (close and (greedy or not breaks_rows(ws, model, spend))) or ws.out_of_time():
+            break
+        if budget <= 0:  # nothing to spend: no chords can change the plan (the bound
+            break        # stays loose where a curve's first unit is infinitely steep)
+        # a trust region per cell-period: widen the window where the spend ran to its
+        # edge, keep it while the spend still moves, narrow it where the spend settled
+        step = np.abs(spend - centre)
+        delta = np.where(step >= 0.9 * width, np.minimum(2 * delta, 1.0),
+                         np.where(step >= 0.2 * width, delta, delta / 4))
+        assert ws.bound_memo is not None
+        centre, other = spend, ws.bound_memo.arg
+    else:  # the windows never certified the gap: the kept model's bands decide instead
+        return None
+    return Refined(model, sol, model.bands, rounds, solve_s)
+
+
+def breaks_rows(ws: Workspace, model: Model, spend: Float) -> bool:
+    """True when a row is broken on the real curves by more than the chord tolerance
+    allows on the full chord bands (``pwl_tolerance·σ·f(X)`` per cell-period of a
+    customer term): a customer row met only on a wide chord of the window.  Another,
+    re-centred round puts a breakpoint at the spend."""
+    ix, rows, n = ws.ix, ws.rows, len(ws.rows)
+    act = rows.activity(spend, true_customers(ix, spend)[0], model.aux_values(spend))
+    lower, upper = model.lp.row_lower[:n], model.lp.row_upper[:n]
+    scale = 1.0 + np.abs(np.where(np.isfinite(upper), upper, np.where(np.isfinite(lower), lower, 0.0)))
+    reach = ix.customers(model.cap_kt)[rows.e_kt] * np.abs(rows.e_cust)
+    allowed = ws.scenario.settings.pwl_tolerance * np.bincount(rows.e_row, weights=reach, minlength=n)
+    return bool((np.maximum(act - upper, lower - act) > allowed + 1e-6 * scale).any())
+
+
+def spend_infeasible(ws: Workspace, budget: float) -> bool:
+    """True when the spend-side rows alone cannot be met (every row that counts customers
+    dropped): then no chords can make the scenario feasible at this budget."""
+    ix = ws.ix
+    cap = ws.cap[ix.kt_cell]
+    kt = np.flatnonzero(cap > 0)
+    zero = np.zeros(len(kt))
+    model = ws.model_on(Bands(kt, zero, cap[kt], zero, zero), per_period=True)
+    ws.set_budget(model, budget)
+    counts = np.unique(ws.rows.e_row[ws.rows.e_cust != 0])
+    model.lp.row_lower[counts], model.lp.row_upper[counts] = -np.inf, np.inf
+    return solve(model.lp, "highs", ws.remaining()).status == Status.INFEASIBLE

@@ -1,0 +1,180 @@
+"""What every solve of one scenario shares: the arrays, the rows, the clock, the solver.
+
+A :class:`Workspace` is built once per :class:`~planner.engine.optimizer.Optimizer`.  It
+holds the scenario as arrays, the constraint rows, the chord domain of every cell, the chord
+bands at ``pwl_tolerance`` (built when first needed), the cells that need band order, the
+deadline of the current run, and the certificate of the last solution (computed once).
+Refinement (:mod:`.refinement`) and the budget sweep (:mod:`.sweep`) work on it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from planner.core.chords import Bands, chord_bands
+from planner.core.linear_program import Model, build_model, build_rows, out_of_order, undercut_cells
+from planner.core.rows import Float, FrozenRows
+from planner.core.scenario_arrays import Index
+from planner.engine import certificate as certify
+from planner.engine.plan_assembly import clean_spend, true_customers
+from planner.scenario.models import Scenario
+from planner.solvers import HighsSession, Solution, Status, solve
+from planner.solvers.greedy import greedy_exact
+
+
+@dataclass
+class Bound:
+    """A solution's certificate on the real curves, computed once per solution."""
+
+    sol: Solution
+    upper: float      # Lagrangian upper bound on the true optimum
+    true_obj: float   # the plan's own objective on the real curves
+    arg: Float        # where each cell-period's 1-D maximum is (the next window's target)
+    spend: Float      # spend per cell-period, round-off removed
+    cust: Float       # real-curve customers per cell-period
+
+
+@dataclass
+class Workspace:
+    """Shared state of every solve of one scenario (see the module doc)."""
+
+    scenario: Scenario
+    solver: str                     # auto | highs | cbc
+    time_limit: float
+    ix: Index
+    cap: Float                      # chord domain per cell
+    rows: FrozenRows
+    n_aux: int
+    build_seconds: float
+    concave: bool
+    undercut: NDArray[np.bool_]     # cells where an out-of-order fill could pay
+    ordered: NDArray[np.bool_]      # concave cells that need band order (grows)
+    deadline: float = 0.0
+    bands_memo: Bands | None = None
+    bound_memo: Bound | None = None
+    session: HighsSession | None = field(default=None, repr=False)  # of the last HiGHS solve
+
+    @classmethod
+    def build(cls, scenario: Scenario, solver: str | None, time_limit: float | None,
+              max_budget: float | None) -> Workspace:
+        st = scenario.settings
+        t0 = time.perf_counter()
+        if max_budget is not None and max_budget > st.total_budget:
+            cap = Index.build(scenario.model_copy(update={"settings": st.model_copy(
+                update={"total_budget": max_budget})})).spend_cap()
+        else:
+            cap = None
+        ix = Index.build(scenario)
+        rows, n_aux = build_rows(ix)
+        ws = cls(scenario, (solver or st.solver).lower(), float(time_limit or st.time_limit_s), ix,
+                 ix.spend_cap() if cap is None else cap, rows, n_aux, 0.0,
+                 bool(ix.curves.concave().all()), undercut_cells(ix, rows), np.zeros(ix.K, dtype=bool))
+        ws.build_seconds = time.perf_counter() - t0
+        ws.start_clock()
+        return ws
+
+    # the clock -------------------------------------------------------------------------
+    def start_clock(self) -> None:
+        """The time limit covers one whole run (every solve of it) from now."""
+        self.deadline = time.perf_counter() + self.time_limit
+
+    def remaining(self) -> float:
+        """Seconds left of the time limit."""
+        return max(0.05, self.deadline - time.perf_counter())
+
+    def out_of_time(self) -> bool:
+        return time.perf_counter() >= self.deadline
+
+    # bands and models ------------------------------------------------------------------
+    @property
+    def bands(self) -> Bands:
+        """Chord bands of every cell at ``pwl_tolerance`` (a sweep may never need them)."""
+        if self.bands_memo is None:
+            t0 = time.perf_counter()
+            self.bands_memo = chord_bands(self.ix.curves, self.cap, self.scenario.settings.pwl_tolerance)
+            self.build_seconds += time.perf_counter() - t0
+        return self.bands_memo
+
+    def model_on(self, bands: Bands, *, per_period: bool = False) -> Model:
+        """The LP on ``bands`` (timed into ``build_seconds``)."""
+        t0 = time.perf_counter()
+        model = build_model(self.ix, bands, self.rows, self.n_aux, per_period=per_period,
+                            ordered=None if per_period else self.ordered)
+        self.build_seconds += time.perf_counter() - t0
+        return model
+
+    def set_budget(self, model: Model, budget: float) -> None:
+        lp = model.lp
+        lp.row_upper[0] = budget
+        if self.scenario.settings.spend_full_budget:
+            lp.row_lower[0] = budget
+
+    # solving ---------------------------------------------------------------------------
+    def solve_model(self, model: Model, *, session: HighsSession | None = None) -> Solution:
+        """One solve of ``model`` by the chosen solver: the greedy fill where it is exact
+        (``auto``), HiGHS, or CBC; ``auto`` falls back to CBC when HiGHS fails."""
+        if self.solver == "auto" and greedy_exact(model):
+            return solve(model, "greedy")
+        if self.solver == "cbc":
+            return solve(model.lp, "cbc", self.remaining())
+        self.session = session if session is not None else HighsSession(model.lp)
+        sol = solve(model.lp, "highs", self.remaining(), session=self.session)
+        if self.solver == "auto" and sol.status == Status.ERROR:
+            sol = solve(model.lp, "cbc", self.remaining())
+        return sol
+
+    def solve_ordered(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
+        """Build and solve on ``bands``; cells an upper customer limit fills out of order
+        get band-order binaries and the model is solved again.
+
+        An upper limit on customers is not convex in spend: the LP may meet it by filling a
+        cell's bands out of order (undercounting its customers).  Such cells get the
+        band-order binaries of S-shaped curves.
+        """
+        model, sol = self._solve_on(bands, budget)
+        for _ in range(3):
+            flagged = out_of_order(model, sol.x) & self.undercut
+            if not flagged.any():
+                break
+            self.ordered |= flagged
+            model, sol = self._solve_on(bands, budget)
+        return model, sol
+
+    def _solve_on(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
+        model = self.model_on(bands)
+        self.set_budget(model, budget)
+        return model, self.solve_model(model)
+
+    # the certificate -------------------------------------------------------------------
+    def certify(self, model: Model, sol: Solution, spend: Float) -> Bound:
+        """The solution's Lagrangian bound and real-curve objective, computed once: the
+        refinement's last gap check and the evaluation ask about the same solution."""
+        if self.bound_memo is None or self.bound_memo.sol is not sol:
+            assert sol.row_dual is not None
+            upper, arg = certify.lagrangian(model, sol.row_dual)
+            real = clean_spend(spend)
+            cust, _ = true_customers(model.ix, real)
+            self.bound_memo = Bound(sol, upper, objective(model, real, cust), arg, real, cust)
+        return self.bound_memo
+
+    def gap_too_wide(self, model: Model, sol: Solution, spend: Float, target: float) -> bool:
+        """True when the certified gap of this solution exceeds ``target`` (relative)."""
+        if model.lp.is_mip or sol.row_dual is None:
+            return False
+        b = self.certify(model, sol, spend)
+        return bool(b.upper - b.true_obj > target * max(abs(b.true_obj), 1e-9))
+
+
+def objective(model: Model, spend: Float, cust: Float) -> float:
+    """The maximised objective of spend and customers per cell-period."""
+    return float(model.w_cust @ cust - model.w_spend @ spend)
+
+
+def true_objective(model: Model, spend: Float) -> float:
+    """The maximised objective of the plan the report will show (round-off spend is none)."""
+    spend = clean_spend(spend)
+    return objective(model, spend, true_customers(model.ix, spend)[0])

@@ -1,0 +1,116 @@
+"""HiGHS back end, driven directly from the LP's arrays (the only module importing highspy).
+
+PuLP's per-coefficient objects cost more than the solve at planner scale, so the arrays go
+straight to ``passModel``.  A :class:`HighsSession` keeps one LP so that bounds can change
+between warm-started solves (the budget sweep).  Answers are not checked here: the front
+end (:func:`planner.solvers.frontend.solve`) checks every back end's answer the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from planner.core.linear_program import LinearProgram
+from planner.solvers.result import Solution, Status
+
+
+def _new_highs(highspy):
+    """A silent HiGHS instance: ``highspy.Highs()`` prints a banner on stdout before any
+    option can be set (it would corrupt ``--json`` output); the core class does not."""
+    core = getattr(getattr(highspy, "_core", None), "_Highs", None)
+    h = core() if core is not None else highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+class HighsSession:
+    """A HiGHS instance holding one LP, so bounds can change between warm-started solves.
+
+    ``presolve`` defaults to off for LPs and on for MIPs, by measurement on planner's
+    models (docs/design.md, solvers): the LP has a handful of rows and many band columns, and dual
+    simplex without presolve is 4–5× faster than with it (even with the pathological
+    parallel-column rule switched off, as it always is here).
+    """
+
+    def __init__(self, lp: LinearProgram, presolve: str | None = None):
+        import highspy
+
+        self._hs = highspy
+        self.lp = lp
+        h = _new_highs(highspy)
+        if presolve is None:
+            presolve = "on" if lp.is_mip else "off"
+        h.setOptionValue("presolve", presolve)
+        # parallel-column presolve rule is pathological on identical band columns (DESIGN §5)
+        h.setOptionValue("presolve_rule_off", 8192)
+        n_row, n_col = lp.A.shape
+        inf = highspy.kHighsInf
+        A = lp.A.tocsc()
+        # the array overload of passModel: no per-element conversion to Python lists
+        status = h.passModel(
+            int(n_col), int(n_row), int(A.nnz), int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize), 0.0,
+            np.ascontiguousarray(lp.c, dtype=np.float64),
+            np.ascontiguousarray(lp.col_lower, dtype=np.float64),
+            np.where(np.isinf(lp.col_upper), inf, lp.col_upper).astype(np.float64),
+            np.where(np.isinf(lp.row_lower), -inf, lp.row_lower).astype(np.float64),
+            np.where(np.isinf(lp.row_upper), inf, lp.row_upper).astype(np.float64),
+            A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(np.float64),
+            lp.integrality.astype(np.int32),
+        )
+        self.rejected = status == highspy.HighsStatus.kError  # reported by solve(), not raised
+        self.h = h
+
+    def set_option(self, name: str, value: Any) -> None:
+        self.h.setOptionValue(name, value)
+
+    def basis(self) -> Any:
+        """The simplex basis of the last solve (to start an LP of the same shape)."""
+        return self.h.getBasis()
+
+    def start_from(self, basis: Any) -> None:
+        """Start the next solve from ``basis`` (from an LP with the same rows and columns)."""
+        self.h.setBasis(basis)
+
+    def set_row_bounds(self, row: int, lower: float, upper: float) -> None:
+        inf = self._hs.kHighsInf
+        self.h.changeRowBounds(int(row), -inf if np.isinf(lower) else float(lower), inf if np.isinf(upper) else float(upper))
+        self.lp.row_lower[row] = lower
+        self.lp.row_upper[row] = upper
+
+    def solve(self, time_limit: float = 60.0) -> Solution:
+        hs, h = self._hs, self.h
+        if self.rejected:
+            return Solution(Status.ERROR, "highs", 0.0, message="HiGHS rejected the model (invalid coefficients)")
+        n_row, n_col = self.lp.A.shape
+        if n_col == 0:  # nothing can be spent (a zero budget): HiGHS calls this model empty
+            ok = bool(np.all(self.lp.row_lower <= 0) and np.all(self.lp.row_upper >= 0))
+            return Solution(Status.OPTIMAL if ok else Status.INFEASIBLE, "highs", 0.0, x=np.zeros(0) if ok else None,
+                            row_dual=np.zeros(n_row) if ok else None, objective=0.0 if ok else None,
+                            message="empty model")
+        h.setOptionValue("time_limit", float(time_limit))
+        t0 = time.perf_counter()
+        h.run()
+        secs = time.perf_counter() - t0
+        ms = h.getModelStatus()
+        M = hs.HighsModelStatus
+        status = {M.kOptimal: Status.OPTIMAL, M.kInfeasible: Status.INFEASIBLE, M.kUnbounded: Status.UNBOUNDED,
+                  M.kUnboundedOrInfeasible: Status.INFEASIBLE, M.kTimeLimit: Status.TIME_LIMIT,
+                  M.kIterationLimit: Status.TIME_LIMIT}.get(ms, Status.ERROR)
+        sol = Solution(status, "highs", secs, message=h.modelStatusToString(ms))
+        info = h.getInfo()
+        if status in (Status.OPTIMAL, Status.TIME_LIMIT) and info.primal_solution_status >= 1:
+            s = h.getSolution()
+            sol.x = np.asarray(s.col_value, dtype=float)
+            sol.objective = float(info.objective_function_value)
+            if self.lp.is_mip:
+                sol.mip_gap = float(info.mip_gap)
+                sol.mip_bound = float(info.mip_dual_bound)
+            elif s.dual_valid:
+                sol.row_dual = np.asarray(s.row_dual, dtype=float)
+        elif status == Status.TIME_LIMIT:
+            sol.message = "time limit reached before a feasible plan was found"
+        return sol
