@@ -54,8 +54,7 @@ def optimize(scenario: Scenario, *, solver: str | None = None, time_limit: float
     (500, 200, 50)
     """
     opt = Optimizer(scenario, solver=solver, time_limit=time_limit)
-    # shadow prices checked by re-solves where the LP is degenerate (docs/design.md §2.6)
-    return true_marginals(opt, opt.run())
+    return true_marginals(opt, opt.run())  # shadow prices re-solved where degenerate (§2.6)
 
 
 @dataclass
