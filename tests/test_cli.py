@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import planner
-from planner import cli
+from planner.cli import app as cli
 from planner.cli import main
 from planner.core.plan import SUMMARY_KEYS, Plan
 from planner.errors import SolverError, WorkbookError

@@ -275,7 +275,7 @@ def test_cli_sweep_on_a_scheduler_writes_the_sheets_and_parquet(scheduler, tmp_p
     path = tmp_path / "in.xlsx"
     planner.write_scenario(s, path)
     out, pq = tmp_path / "out.xlsx", tmp_path / "pq"
-    monkeypatch.setattr("planner.cli._risk_draws", lambda: scale_curves)
+    monkeypatch.setattr("planner.cli.many_plans._risk_draws", lambda: scale_curves)
     result = run("sweep", path, "-o", out, "--scheduler", scheduler, "--budgets", "2", "--draws", "2",
                  "--seed", "5", "--parquet", pq)
     assert result.exit_code == 0, result.output
@@ -310,7 +310,7 @@ def test_cli_sweep_json_and_errors(scheduler, tmp_path, monkeypatch):
     data = __import__("json").loads(result.stdout)
     assert [r["scenario"] for r in data["rows"]] == ["Base", "High", "Pricey"]
     assert data["rows"][0]["seed"] is None and data["summary"][1]["plans"] == 1
-    monkeypatch.setattr("planner.cli._stderr_is_terminal", lambda: True)
+    monkeypatch.setattr("planner.cli.app._stderr_is_terminal", lambda: True)
     result = run("sweep", path, "-o", tmp_path / "c.xlsx", "--scheduler", scheduler, "--budgets", "2")
     assert result.exit_code == 0 and "Tasks" in result.stderr and "Tasks" not in result.stdout
     result = run("sweep", path, "-o", tmp_path / "d.xlsx", "--scheduler", scheduler, "--quiet")

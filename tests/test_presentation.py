@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import planner
 from planner.analysis.compare import compare
 from planner.analysis.frontier import frontier
-from planner.cli import _table, fmt, json_summary, plan_summary
+from planner.cli.app import _table, fmt, json_summary, plan_summary
 from planner.core.figures import FIGURES, HEADLINE_KEYS, figure, format_figure
 from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock

@@ -244,7 +244,7 @@ _WRITER = """
 import sys, signal
 import numpy as np, pandas as pd
 from xlsx_fixtures import hand_plan
-from planner import cli
+from planner.cli import app as cli
 from planner.io import write_plan
 from planner.scenario.examples import retail_quarterly
 for sig in (signal.SIGTERM, signal.SIGHUP):
