@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from planner.errors import ScenarioError
-from planner.io import ROW_MODELS, excel, read_scenario, write_template
+from planner.io import ROW_MODELS, excel, read_scenario, template_excel, write_template
 from planner.io.template import NAMES, template_sheets
 from planner.scenario.models import SHEETS, Settings
 
@@ -18,7 +18,7 @@ STORED = Path(__file__).resolve().parents[1] / "templates" / "scenario_template.
 def test_stored_template_matches_code(tmp_path: Path) -> None:
     fresh = tmp_path / "t.xlsx"
     write_template(fresh)
-    got, want = excel.template_contents(STORED), excel.template_contents(fresh)
+    got, want = template_excel.template_contents(STORED), template_excel.template_contents(fresh)
     assert got.keys() == want.keys()
     for sheet in want:
         assert got[sheet] == want[sheet], (

@@ -8,7 +8,6 @@ a fresh workbook; :mod:`planner.io.merge` copies them into the user's package an
 from __future__ import annotations
 
 import io
-import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,26 +23,25 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.core.sheet_spec import SheetSpec, TableBlock
 from planner.errors import OutputError
 from planner.io import atomic, merge, sheet_parts
 from planner.io import package as pk
-from planner.io.grids import load_workbook, open_checked
+from planner.io.grids import open_checked
 from planner.io.sheet_xml import Deferred, column_width, fast_ok, plain
 
 #: Column of a :class:`TableBlock` frame that, when present, gives the number format of
 #: each *row* (used for key/value blocks such as headline figures); it is not written.
 ROW_FORMAT = "_format"
 
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
-_BOLD = Font(bold=True)
-_TITLE = Font(bold=True, size=12)
+BOLD = Font(bold=True)
+TITLE = Font(bold=True, size=12)
 _NOTE = Font(italic=True, color="595959")
-_RULE = Border(bottom=Side(style="thin", color="808080"))
+RULE = Border(bottom=Side(style="thin", color="808080"))
 _INDENT, _RIGHT = Alignment(horizontal="left", indent=1), Alignment(horizontal="right")
 
 
@@ -116,7 +114,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> list[Deferred]:
         row = 1
         for i, note in enumerate(spec.notes):
             for line in [note] if i == 0 else textwrap.wrap(note, 2 * _NOTE_CHARS):
-                put(ws, row, 1, line).font = _TITLE if i == 0 else _NOTE
+                put(ws, row, 1, line).font = TITLE if i == 0 else _NOTE
                 row += 1
         row += 1 if spec.notes else 0
         chart_row = 0
@@ -124,7 +122,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> list[Deferred]:
             if i in spec.breaks and i > 0:
                 sheet_parts.page_break(ws, row - 1)
             if block.title:
-                put(ws, row, 1, block.title).font = _TITLE
+                put(ws, row, 1, block.title).font = TITLE
                 row += 1
             placed.append(_write_block(ws, block, row, spec.currency, widths, deferred))
             row = placed[-1].last_row + 2
@@ -136,7 +134,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> list[Deferred]:
         ws.column_dimensions[get_column_letter(c)].width = max(9, min(60, w + 2))
     if spec.layout == "table" and spec.notes:
         ws.column_dimensions[get_column_letter(col)].width = width
-    _fit_to_width(ws)
+    fit_to_width(ws)
     shown = [c for c in spec.charts if 0 <= c.block < len(placed)]
     under = placed[:1] if spec.layout == "table" else placed  # charts as wide as the tables above them
     span = max((sheet_parts.block_width_cm(ws, p.first_col, len(p.columns)) for p in under), default=0.0)
@@ -148,7 +146,7 @@ def render_sheet(ws: Worksheet, spec: SheetSpec) -> list[Deferred]:
     return deferred
 
 
-def _fit_to_width(ws: Worksheet) -> None:
+def fit_to_width(ws: Worksheet) -> None:
     """Print landscape, one page wide, as many pages tall as needed, the sheet's name and
     the page number in the footer."""
     ws.page_setup.orientation = "landscape"
@@ -166,7 +164,7 @@ def _write_block(ws: Worksheet, block: TableBlock, top: int, currency: str, widt
     columns = [str(c) for c in frame.columns if str(c) != ROW_FORMAT]
     for j, name in enumerate(columns, start=first_col):
         cell = put(ws, top, j, name)
-        cell.font, cell.fill, cell.border, cell.alignment = _BOLD, _HEADER_FILL, _RULE, _INDENT
+        cell.font, cell.fill, cell.border, cell.alignment = BOLD, HEADER_FILL, RULE, _INDENT
         widths[j] = max(widths.get(j, 0), len(name) + 2)  # room for the filter button
     values = frame[columns].to_numpy(dtype=object) if columns else np.empty((len(frame), 0), dtype=object)
     magnitude = np.abs(pd.DataFrame(values, columns=columns).apply(pd.to_numeric, errors="coerce"))
@@ -234,7 +232,7 @@ def _no_negative_zero(values: np.ndarray, fmt: str | None) -> np.ndarray:
     return np.array([one(v) for v in values.tolist()], dtype=object)
 
 
-def _check_target(path: str | Path, source: Path | None, in_place: bool) -> Path:
+def check_target(path: str | Path, source: Path | None, in_place: bool) -> Path:
     out = Path(path)
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
         raise OutputError(f"{out}: the output must be an .xlsx (or .xlsm) file")
@@ -306,7 +304,7 @@ def write_sheets(
         Warnings (macros dropped from an ``.xlsx`` copy, a table renamed).
     """
     src = Path(source) if source is not None and not results_only else None
-    out = _check_target(path, Path(source) if source is not None else None, in_place or update)
+    out = check_target(path, Path(source) if source is not None else None, in_place or update)
     if src is None and update and out.exists() and pk.is_workbook(out):
         src = out
     if src is not None:
@@ -327,95 +325,3 @@ def write_sheets(
         parts, infos, warnings = merged.parts, user.infos, lost + merged.warnings
     atomic.write_atomically(out, lambda fh: pk.write_zip(fh, parts, infos))
     return warnings
-
-
-# --------------------------------------------------------------------------- template
-
-
-def write_template(sheets: Sequence[Any], path: str | Path, names: dict[str, str] | None = None) -> None:
-    """Render the template description of :mod:`planner.io.template` to ``path``.
-
-    Each item has ``name``, ``columns`` (each with ``name``, ``help``, ``format``,
-    ``width``), ``rows`` (pre-filled values), ``input_columns`` (shaded),
-    ``input_rows`` (how many rows to shade), ``validations`` (each with ``range``,
-    ``type``, ``formula1``, ``formula2``, ``operator``, ``prompt``), ``frozen`` and
-    ``title_rows`` (bold rows, Instructions sheet only).  ``names`` are workbook-level
-    defined names (name → reference) that list validations refer to.
-    """
-    out = _check_target(path, None, False)
-    wb = openpyxl.Workbook()
-    assert wb.active is not None
-    wb.remove(wb.active)
-    for sheet in sheets:
-        ws = wb.create_sheet(sheet.name)
-        _render_template_sheet(ws, sheet)
-    for name, ref in (names or {}).items():
-        wb.defined_names[name] = DefinedName(name, attr_text=ref)
-    save(wb, out)
-
-
-def _render_template_sheet(ws: Worksheet, sheet: Any) -> None:
-    has_header = bool(sheet.columns)
-    for j, col in enumerate(sheet.columns, start=1):
-        cell = put(ws, 1, j, col.name)
-        cell.font, cell.fill, cell.border = _BOLD, _HEADER_FILL, _RULE
-        ws.column_dimensions[get_column_letter(j)].width = col.width
-    first = 2 if has_header else 1
-    for i, values in enumerate(sheet.rows):
-        for j, v in enumerate(values, start=1):
-            cell = put(ws, first + i, j, v)
-            if (first + i) in sheet.title_rows:
-                cell.font = _TITLE
-            cell.alignment = Alignment(wrap_text=not has_header, vertical="top")
-            if not has_header and isinstance(v, str) and len(v) > 95:
-                ws.row_dimensions[first + i].height = 15 * math.ceil(len(v) / 95)
-    if not has_header:
-        ws.column_dimensions["A"].width = 28
-        ws.column_dimensions["B"].width = 100
-    for j, col in enumerate(sheet.columns, start=1):
-        fmt = number_format(col.format, "USD") if col.format != "currency" else "#,##0.00"
-        shade = col.name in sheet.input_columns
-        for r in range(2, 2 + sheet.input_rows):
-            cell = ws.cell(row=r, column=j)
-            if shade:
-                cell.fill = INPUT_FILL
-            if fmt:
-                cell.number_format = fmt
-    for r, fmt in getattr(sheet, "row_formats", {}).items():
-        fmt_text = number_format(fmt, "USD") if fmt != "currency" else "#,##0.00"
-        if fmt_text:
-            ws.cell(row=r, column=2).number_format = fmt_text
-    for v in sheet.validations:
-        dv = DataValidation(
-            type=v.type, formula1=v.formula1, formula2=v.formula2, operator=v.operator,
-            allow_blank=True, showErrorMessage=True, errorStyle=v.error_style,
-            promptTitle=None, prompt=v.prompt or None, showInputMessage=bool(v.prompt),
-            error=v.error or None,
-        )
-        dv.add(v.range)
-        ws.add_data_validation(dv)
-    if sheet.frozen and has_header:
-        ws.freeze_panes = "A2"
-    _fit_to_width(ws)
-
-
-def template_contents(path: str | Path) -> dict[str, Any]:
-    """Cell values, data validations and fills of a workbook, for comparing templates."""
-    p = open_checked(path)
-    wb = load_workbook(p)
-    out: dict[str, Any] = {}
-    for ws in wb.worksheets:
-        values = {c.coordinate: c.value for row in ws.iter_rows() for c in row if c.value is not None}
-        dvs = sorted(
-            (str(dv.sqref), dv.type or "", dv.formula1 or "", dv.formula2 or "", dv.operator or "")
-            for dv in ws.data_validations.dataValidation
-        )
-        fills = sorted(
-            c.coordinate for row in ws.iter_rows() for c in row
-            if c.fill.fill_type == "solid" and c.fill.fgColor.rgb == INPUT_FILL.fgColor.rgb
-        )
-        formats = {c.coordinate: c.number_format for row in ws.iter_rows() for c in row if c.number_format != "General"}
-        out[ws.title] = {"values": values, "validations": dvs, "shaded": fills, "formats": formats,
-                         "freeze": ws.freeze_panes}
-    out["names"] = {n: d.attr_text for n, d in wb.defined_names.items()}
-    return out

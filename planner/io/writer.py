@@ -15,7 +15,7 @@ import pandas as pd
 from planner.core.plan import Plan
 from planner.core.sheet_spec import SheetSpec, TableBlock
 from planner.errors import OutputError
-from planner.io import excel
+from planner.io import excel, template_excel
 from planner.io.report_sheets import plan_sheets
 from planner.io.scenario_reader import ROW_MODELS
 from planner.io.template import NAMES, template_sheets
@@ -170,4 +170,4 @@ def write_template(path: str | Path) -> None:
     OutputError
         The file cannot be written there.
     """
-    excel.write_template(template_sheets(), path, NAMES)
+    template_excel.write_template(template_sheets(), path, NAMES)
