@@ -18,7 +18,6 @@ from test_properties import check_constraints, scenarios
 from planner.engine.optimizer import optimize
 from planner.errors import ScenarioError
 from planner.scenario.models import (
-    MAX_MARGIN,
     Channel,
     ConstraintRow,
     Curve,
@@ -29,6 +28,7 @@ from planner.scenario.models import (
     Segment,
     Settings,
 )
+from planner.scenario.validation import MAX_MARGIN
 
 #: the deep profile (run before resolving): PLANNER_DEEP_EXAMPLES=3000 with CI unset
 EXAMPLES = int(os.environ.get("PLANNER_DEEP_EXAMPLES", "10"))

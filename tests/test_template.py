@@ -10,7 +10,10 @@ import pytest
 from planner.errors import ScenarioError
 from planner.io import ROW_MODELS, excel, read_scenario, template_excel, write_template
 from planner.io.template import NAMES, template_sheets
-from planner.scenario.models import SHEETS, Settings
+from planner.scenario.models import (
+    Settings,
+)
+from planner.scenario.sheets import SHEETS
 
 STORED = Path(__file__).resolve().parents[1] / "templates" / "scenario_template.xlsx"
 

@@ -22,7 +22,6 @@ from planner.io import grids as xl
 from planner.io import sheet_match
 from planner.io.cells import CellProblem, convert, describe_error, field_kind, is_blank
 from planner.scenario.models import (
-    SHEETS,
     Channel,
     ConstraintRow,
     Curve,
@@ -35,6 +34,7 @@ from planner.scenario.models import (
     Segment,
     Settings,
 )
+from planner.scenario.sheets import SHEETS
 
 #: Scenario field → row model of its sheet.
 ROW_MODELS: dict[str, type[Row]] = {

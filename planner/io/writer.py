@@ -20,10 +20,10 @@ from planner.io.report_sheets import plan_sheets
 from planner.io.scenario_reader import ROW_MODELS
 from planner.io.template import NAMES, template_sheets
 from planner.scenario.models import (
-    SHEETS,
     Scenario,
 )
 from planner.scenario.ranges import RANGES
+from planner.scenario.sheets import SHEETS
 
 # --------------------------------------------------------------------------- writing
 

@@ -24,7 +24,6 @@ from pydantic import BaseModel, ValidationError
 from planner.errors import Issue, ScenarioError
 from planner.scenario.models import (
     PROGRAMS,
-    SHEETS,
     Channel,
     ConstraintRow,
     Curve,
@@ -37,7 +36,7 @@ from planner.scenario.models import (
     issues_from_validation,
 )
 from planner.scenario.ranges import moved_range
-from planner.scenario.sheets import row_of
+from planner.scenario.sheets import SHEETS, row_of
 
 __all__ = [
     "BASE", "apply_scenario", "check_scenarios",
