@@ -1,6 +1,6 @@
 """Fit response curves to spend history (the History sheet) and report how well they fit.
 
-For every cell (segment, channel, program) each concave family of DESIGN §2 is fitted by
+For every cell (segment, channel, program) each concave family of docs/design.md §2 is fitted by
 least squares on customers per period: ``saturation`` a(1 − e^(−x/b)), ``hill``
 a·x^s/(x^s + b^s) with s ≤ 1, ``log`` a·ln(1 + x/b) and ``power`` a·(x/b)^s with 0 < s ≤ 1.
 
@@ -337,7 +337,7 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
                     "criterion": crit, "delta": f[crit] - best, "chosen": f["curve"] == chosen})
             f = next(f for f in fits if f["curve"] == chosen)
             row.update(curve=chosen, a=f["a"], b=f["b"], shape=f["shape"], aicc=f["aicc"])
-            # P10 / P90 of a and b from the fit's covariance (DESIGN §7; planner risk)
+            # P10 / P90 of a and b from the fit's covariance (docs/design.md §7; planner risk)
             (row["a_low"], row["b_low"]), (row["a_high"], row["b_high"]) = ranges_from_log_sd(
                 np.array([f["a"], f["b"]]), f["log_sd"])
             if n_distinct < MIN_DISTINCT_SPENDS:

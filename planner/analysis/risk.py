@@ -1,4 +1,4 @@
-"""Plan risk (DESIGN §7): how sure is this plan?
+"""Plan risk (docs/design.md §7): how sure is this plan?
 
 :func:`plan_risk` finds the plan as :func:`planner.optimize` does, then evaluates that
 fixed plan on every Monte Carlo draw of the inputs that carry a range

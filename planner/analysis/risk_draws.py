@@ -1,4 +1,4 @@
-"""Monte Carlo draws of the uncertain inputs (DESIGN §7).
+"""Monte Carlo draws of the uncertain inputs (docs/design.md §7).
 
 An input with a range ``low`` (its P10) and ``high`` (its P90) is drawn
 

@@ -1,4 +1,4 @@
-"""A fixed plan evaluated on many draws of the inputs, vectorised over draws (DESIGN §7).
+"""A fixed plan evaluated on many draws of the inputs, vectorised over draws (docs/design.md §7).
 
 The same arithmetic as :func:`planner.engine.plan_assembly.true_customers` and
 :func:`~planner.engine.plan_assembly.headline`, with one more axis (the draw): customers

@@ -1,7 +1,7 @@
 """Segment value from transactions: size, margin, retention, order value and frequency.
 
 Transactions (``customer_id``, ``date``, ``amount``, optional ``margin``, optional
-``segment``) become one row per segment with the inputs of the Segments sheet (DESIGN §3).
+``segment``) become one row per segment with the inputs of the Segments sheet (docs/design.md §3).
 
 Definitions (the same ones :mod:`planner.analysis.uplift` uses):
 

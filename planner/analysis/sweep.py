@@ -1,4 +1,4 @@
-"""Sweeps on Dask: every scenario × budget level × risk draw, one solve per task (DESIGN §8).
+"""Sweeps on Dask: every scenario × budget level × risk draw, one solve per task (docs/design.md §8).
 
 :func:`sweep` optimises Base and every scenario of the Scenarios sheet at budget levels
 from 0.5× to 1.5× of each scenario's own budget and, given a draw function, on risk draws
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: ``draw_scenarios(scenario, k, seed)``: ``k`` scenarios whose uncertain inputs are drawn
-#: from their ranges (DESIGN §7), the same for the same seed.
+#: from their ranges (docs/design.md §7), the same for the same seed.
 DrawScenarios = Callable[[Scenario, int, int], Sequence[Scenario]]
 
 #: Dask retries of a task that raises (a crashed or killed worker is retried by the
@@ -270,7 +270,7 @@ def sweep(scenario: Scenario, *, budgets: int = 1, draws: int = 0, seed: int = 0
     seed : int, default 0
         Seed of the draws; each draw's seed comes from ``(seed, scenario, draw)``.
     draw_scenarios : callable, optional
-        ``draw_scenarios(scenario, k, seed) -> k scenarios`` (DESIGN §7); called on the
+        ``draw_scenarios(scenario, k, seed) -> k scenarios`` (docs/design.md §7); called on the
         workers with ``k = 1``, so it must be importable there.
     client : distributed.Client, optional
         Run on this client's cluster; else ``scheduler`` / ``workers`` as in :func:`connect`.

@@ -5,7 +5,7 @@ Each sample (``before``, ``after``) is read with the definitions of
 pooled cohort retention).  Per segment and for all customers together it compares
 ``retention_rate``, ``orders_per_period``, ``aov``, ``margin_per_period`` and ``clv``:
 
-``clv = lifetime_value(margin_per_period, retention_rate, δ)`` (DESIGN §2, unlimited horizon)
+``clv = lifetime_value(margin_per_period, retention_rate, δ)`` (docs/design.md §2, unlimited horizon)
 with ``δ`` the per-period rate of ``annual_discount_rate`` (10 % a year by default).
 
 Uncertainty: the customer is the unit.  Each bootstrap replicate resamples the customers of
@@ -134,7 +134,7 @@ def measure_uplift(
     confidence : float
         Level of the percentile intervals, in (0, 1).
     annual_discount_rate : float
-        Discount rate of the CLV (DESIGN §2), 10 % by default.
+        Discount rate of the CLV (docs/design.md §2), 10 % by default.
 
     Returns
     -------

@@ -84,7 +84,7 @@ def risk(input_path: Path, output: Path, force: bool, draws: int | None, seed: i
     report_written(written, output, quiet or as_json)
 
 
-# --------------------------------------------------------------------------- sweep (DESIGN §8)
+# --------------------------------------------------------------------------- sweep (docs/design.md §8)
 
 
 def _risk_draws() -> Callable[..., Any]:

@@ -1,4 +1,4 @@
-"""Every constraint of a scenario as rows over cell-periods (DESIGN §2 and §3).
+"""Every constraint of a scenario as rows over cell-periods (docs/design.md §2 and §3).
 
 Built-in rows (budgets, spend bounds, change limits, prospects and at-risk caps) and the
 Constraints sheet metrics all end up in one :class:`~planner.core.rows.Rows`, so the LP, the
@@ -74,7 +74,7 @@ def _history_terms(ix: Index, rows: Rows, row_of: Int, weight: Float, lagged_onl
     """Add ``weight[s] · (N[s,t] − N0 r^t)`` terms: customers won/saved in earlier periods.
 
     ``row_of[s, t]`` is the row for (segment, period) or -1.  Acquired customers of t' < t
-    count ``r^(t−t')``, retained ones ``r^(t−t'−1)`` (DESIGN §2).
+    count ``r^(t−t')``, retained ones ``r^(t−t'−1)`` (docs/design.md §2).
     """
     all_kt = np.arange(ix.K * ix.P)
     r = ix.retention[ix.kt_seg]
@@ -241,7 +241,7 @@ def _metric_rows(ix: Index, rows: Rows, k: ConstraintRow, names: list[str], m: n
 def _earlier(ix: Index, row: Int, seg: Int, t: Int) -> tuple[Int, Int, Float]:
     """(row, kt, factor) for every cell-period of segment ``seg[i]`` before period ``t[i]``:
     a customer won there is still active at t with probability ``r^(t−t')``, one saved
-    there ``r^(t−t'−1)`` (DESIGN §2)."""
+    there ``r^(t−t'−1)`` (docs/design.md §2)."""
     order = np.argsort(ix.cell_seg, kind="stable")
     n_of = np.bincount(ix.cell_seg, minlength=ix.S)
     first = np.cumsum(n_of) - n_of

@@ -1,4 +1,4 @@
-"""The linear program (DESIGN §2), built from arrays.
+"""The linear program (docs/design.md §2), built from arrays.
 
 Columns are chord bands per period (``v = t·B + b``), then auxiliary columns (total spend
 per period, when a share constraint needs it), then band-order binaries for non-concave

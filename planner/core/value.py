@@ -1,4 +1,4 @@
-"""Customer value: discounting and lifetime value (DESIGN §2), as pure numpy functions."""
+"""Customer value: discounting and lifetime value (docs/design.md §2), as pure numpy functions."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def active_customers(
     acquired: ArrayLike,
     retained: ArrayLike,
 ) -> NDArray[np.float64]:
-    """Active customers at the start of each period (DESIGN §2).
+    """Active customers at the start of each period (docs/design.md §2).
 
     ``N[s,t] = N0 r^t + Σ_{t'<t} A[s,t'] r^(t−t') + Σ_{t'<t} R[s,t'] r^(t−t'−1)``.
 

@@ -8,8 +8,8 @@ cell-period's customers may be anything up to its curve (``max(C1, 0)`` in ``φ`
 may spend past a binding prospects or at-risk cap, whose excess customers the report
 scales away, e.g. to make room under a share ceiling elsewhere; allowing fewer customers
 everywhere only enlarges the relaxed set, so the bound stays a bound.  It is
-never looser than DESIGN's ``Σ V·σ·err`` on the cells that matter and much tighter when
-most cells are idle.  Non-concave (MIP) scenarios use DESIGN's formula plus the MIP gap.
+never looser than the chord-error bound ``Σ V·σ·err`` on the cells that matter and much tighter when
+most cells are idle.  Non-concave (MIP) scenarios use the chord-error formula plus the MIP gap.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class Responder:
 
 
 def formula_bound(model: Model) -> float:
-    """DESIGN's bound ``Σ_kt |w|·σ·err_k`` (doubled for non-concave cells)."""
+    """The chord-error bound ``Σ_kt |w|·σ·err_k`` (doubled for non-concave cells)."""
     ix = model.ix
     err = np.where(ix.curves.concave()[ix.kt_cell], 1.0, 2.0) * model.err_kt
     return float(np.sum(np.abs(model.w_cust) * ix.kt_sigma * err))

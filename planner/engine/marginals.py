@@ -1,4 +1,4 @@
-"""True marginal values: what relaxing one limit alone returns (DESIGN §2, shadow prices).
+"""True marginal values: what relaxing one limit alone returns (docs/design.md §2, shadow prices).
 
 An LP dual is the derivative of the optimum in a limit only where the LP is not
 degenerate.  Where it is (period budgets that add up to the total budget, a cell's spend

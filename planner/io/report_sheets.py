@@ -1,4 +1,4 @@
-"""A plan as result sheets (DESIGN §3): Plan, Summary, Constraints Report, Run Info.
+"""A plan as result sheets (docs/design.md §3): Plan, Summary, Constraints Report, Run Info.
 
 Only data here (:class:`~planner.core.sheet_spec.SheetSpec`); :mod:`planner.io.excel` draws them.
 """

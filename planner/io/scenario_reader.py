@@ -200,7 +200,7 @@ def read_scenario(path: str | Path) -> Scenario:
     Parameters
     ----------
     path : str or Path
-        The ``.xlsx`` scenario workbook (DESIGN §3).
+        The ``.xlsx`` scenario workbook (docs/design.md §3).
 
     Returns
     -------

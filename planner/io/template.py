@@ -1,7 +1,7 @@
 """The blank, documented scenario workbook (``planner template``), described as data.
 
 :func:`template_sheets` lists what goes in the workbook: an ``Instructions`` sheet, then one
-sheet per input table of DESIGN §3 with its headers (the scenario models' field names, in
+sheet per input table of docs/design.md §3 with its headers (the scenario models' field names, in
 order), shaded input cells, number formats and dropdowns.  :mod:`planner.io.excel` renders it;
 ``templates/scenario_template.xlsx`` is that rendering and a test keeps the two in step.
 """

@@ -1,4 +1,4 @@
-"""The scenario: pydantic models of every input sheet of DESIGN §3, with cross-checks.
+"""The scenario: pydantic models of every input sheet of docs/design.md §3, with cross-checks.
 
 Field names equal the (lower-case) sheet headers, so a pydantic error ``loc`` such as
 ``('segments', 2, 'retention_rate')`` maps straight to a sheet, row and column.  Any

@@ -1,4 +1,4 @@
-"""The optional P10 / P90 columns of DESIGN §7 and their checks.
+"""The optional P10 / P90 columns of docs/design.md §7 and their checks.
 
 A range says how sure an input is: ``*_low`` is its P10 and ``*_high`` its P90 (blank both
 for a certain input).  :mod:`planner.analysis.risk` draws inputs from them.
@@ -14,7 +14,7 @@ from planner.scenario.sheets import SHEETS, row_of
 if TYPE_CHECKING:
     from planner.scenario.models import Scenario
 
-#: the optional P10 / P90 columns of DESIGN §7: (sheet field, input column, low, high)
+#: the optional P10 / P90 columns of docs/design.md §7: (sheet field, input column, low, high)
 RANGES: tuple[tuple[str, str, str, str], ...] = (
     ("curves", "a", "a_low", "a_high"), ("curves", "b", "b_low", "b_high"),
     ("segments", "margin_per_period", "margin_low", "margin_high"),

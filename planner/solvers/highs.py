@@ -44,7 +44,7 @@ class HighsSession:
         if presolve is None:
             presolve = "on" if lp.is_mip else "off"
         h.setOptionValue("presolve", presolve)
-        # parallel-column presolve rule is pathological on identical band columns (DESIGN §5)
+        # parallel-column presolve rule is pathological on identical band columns (docs/design.md §6)
         h.setOptionValue("presolve_rule_off", 8192)
         n_row, n_col = lp.A.shape
         inf = highspy.kHighsInf
