@@ -11,10 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from planner.scenario.models import (
-    CURVES,
-    METRICS,
-    OBJECTIVES,
-    PROGRAMS,
     Channel,
     ConstraintRow,
     Curve,
@@ -26,6 +22,7 @@ from planner.scenario.models import (
     Segment,
     Settings,
 )
+from planner.scenario.vocabulary import CURVES, METRICS, OBJECTIVES, PROGRAMS
 
 #: Rows of each input sheet that are shaded and carry validations.
 INPUT_ROWS = 200

@@ -23,33 +23,18 @@ from pydantic import (
 from planner.errors import ScenarioError
 from planner.scenario.checks import canonical_names
 from planner.scenario.validation import cross_check, issues_from_validation
-
-Program = Literal["acquisition", "retention"]
-CurveKind = Literal["linear", "saturation", "hill", "log", "power", "points"]
-Objective = Literal["net_value", "value", "target_mroi", "min_spend"]
-Metric = Literal[
-    "spend",
-    "share",
-    "new_customers",
-    "retained_customers",
-    "value",
-    "cac",
-    "cost_per_retained",
-    "roi",
-    "contacts_per_customer",
-]
-Sense = Literal["<=", ">=", "="]
-
-PROGRAMS: tuple[str, ...] = ("acquisition", "retention")
-CURVES: tuple[str, ...] = ("linear", "saturation", "hill", "log", "power", "points")
-OBJECTIVES: tuple[str, ...] = ("net_value", "value", "target_mroi", "min_spend")
-METRICS: tuple[str, ...] = Metric.__args__  # type: ignore[attr-defined]
-
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Rate = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
-OpenRate = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
-Name = Annotated[str, Field(min_length=1)]
+from planner.scenario.vocabulary import (
+    CurveKind,
+    Metric,
+    Name,
+    NonNeg,
+    Objective,
+    OpenRate,
+    Pos,
+    Program,
+    Rate,
+    Sense,
+)
 
 
 class Row(BaseModel):

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import Issue, ScenarioError
 from planner.scenario.models import (
-    PROGRAMS,
     Channel,
     ConstraintRow,
     Curve,
@@ -37,6 +36,7 @@ from planner.scenario.models import (
 )
 from planner.scenario.ranges import moved_range
 from planner.scenario.sheets import SHEETS, row_of
+from planner.scenario.vocabulary import PROGRAMS
 
 __all__ = [
     "BASE", "apply_scenario", "check_scenarios",

@@ -5,11 +5,10 @@ represent) that run when a :class:`~planner.scenario.models.Scenario` is built."
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
     BaseModel,
-    Field,
     ValidationError,
 )
 
@@ -17,33 +16,7 @@ from planner.errors import Issue
 from planner.scenario import checks
 from planner.scenario.ranges import range_issues
 from planner.scenario.sheets import SHEETS, row_of
-
-Program = Literal["acquisition", "retention"]
-CurveKind = Literal["linear", "saturation", "hill", "log", "power", "points"]
-Objective = Literal["net_value", "value", "target_mroi", "min_spend"]
-Metric = Literal[
-    "spend",
-    "share",
-    "new_customers",
-    "retained_customers",
-    "value",
-    "cac",
-    "cost_per_retained",
-    "roi",
-    "contacts_per_customer",
-]
-Sense = Literal["<=", ">=", "="]
-
-PROGRAMS: tuple[str, ...] = ("acquisition", "retention")
-CURVES: tuple[str, ...] = ("linear", "saturation", "hill", "log", "power", "points")
-OBJECTIVES: tuple[str, ...] = ("net_value", "value", "target_mroi", "min_spend")
-METRICS: tuple[str, ...] = Metric.__args__  # type: ignore[attr-defined]
-
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Rate = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
-OpenRate = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
-Name = Annotated[str, Field(min_length=1)]
+from planner.scenario.vocabulary import PROGRAMS
 
 if TYPE_CHECKING:
     from planner.scenario.models import Scenario
