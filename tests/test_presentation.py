@@ -228,3 +228,29 @@ def test_printed_tables_never_show_minus_zero() -> None:
     frame = pd.DataFrame({"name": ["a", "b"], "x": [-0.0, -0.00001], "y": [-1e-12, 2.5]})
     text = _table(frame.round(4), {"y": "ratio"})
     assert "-0" not in text and "2.50" in text
+
+
+def test_analysis_sheets_are_excel_tables_read_from_row_1(tmp_path: Path) -> None:
+    """Risk, Uplift, Curves, Fit Families and Segments: a script reads them with pandas."""
+    from test_fit import history
+    from test_uplift import simulate
+
+    from planner.analysis.fit import fit_history
+    from planner.analysis.risk import plan_risk
+    from planner.analysis.segment_value import segment_values
+    from planner.analysis.uplift import measure_uplift
+
+    specs = [*plan_risk(retail_quarterly(), draws=50, seed=1).sheets(),
+             *measure_uplift(simulate(300, 0.6, 1), simulate(300, 0.7, 2), n_boot=50, seed=1).sheets(),
+             *fit_history(history("saturation", 0)).sheets(),
+             *segment_values(simulate(300, 0.6, 3, segment="Core"), 4, "given").sheets()]
+    out = tmp_path / "analysis.xlsx"
+    write_sheets(specs, out)
+    wb = openpyxl.load_workbook(out)
+    for sheet, table, first in [("Risk", "Risk", "figure"), ("Uplift", "Uplift", "segment"),
+                                ("Curves", "Curves", "segment"), ("Fit Families", "FitFamilies", None),
+                                ("Segments", "Segments", "segment")]:
+        assert table in wb[sheet].tables, sheet
+        frame = pd.read_excel(out, sheet_name=sheet)
+        assert first is None or frame.columns[0] == first, (sheet, list(frame.columns)[:3])
+        assert len(frame) > 0

@@ -261,9 +261,9 @@ class FitReport:
         notes += [f"Warning: {w}" for w in self.warnings]
         fam_fmt = {"a": "number", "b": "number", "shape": "number", "rss": "number",
                    "aicc": "number", "delta": "number"}
-        return [SheetSpec("Curves", [TableBlock(self.curves[CURVE_COLUMNS], None, fmt)]),
+        return [SheetSpec("Curves", [TableBlock(self.curves[CURVE_COLUMNS], None, fmt, "Curves")], layout="table"),
                 SheetSpec("Fit Charts", blocks, charts=charts, notes=notes),
-                SheetSpec("Fit Families", [TableBlock(self.families, None, fam_fmt)])]
+                SheetSpec("Fit Families", [TableBlock(self.families, None, fam_fmt, "FitFamilies")], layout="table")]
 
 
 def _curve_set(curves: pd.DataFrame) -> CurveSet:

@@ -110,7 +110,7 @@ class RiskResult:
             return []
         o, cur = self.outcomes, self.scenario.settings.currency
         # object columns: each row keeps its own number format (money, count, ratio, share)
-        blocks = [TableBlock(self.table().astype(object), None, {"figure": "text"})]
+        blocks = [TableBlock(self.table().astype(object), None, {"figure": "text"}, "Risk")]
         net = o.net_value
         counts, edges = np.histogram(net, bins=HISTOGRAM_BINS)
         hist = pd.DataFrame({"net_value_from": edges[:-1], "net_value_to": edges[1:],
@@ -126,7 +126,7 @@ class RiskResult:
         charts = [ChartSpec("bar", "Net value over the draws", 1, "net_value", ["draws"], "net value", "draws"),
                   ChartSpec("bar", "Net value by segment: P10, P50, P90", 2, "segment", ["p10", "p50", "p90"],
                             "segment", "net value")]
-        specs = [SheetSpec("Risk", blocks, charts, currency=cur)]
+        specs = [SheetSpec("Risk", blocks, charts, currency=cur, layout="table")]
         if self.robust_outcomes is not None and self.robust_plan is not None:
             specs[0].blocks += self._robust_blocks()
             specs[0].charts.append(ChartSpec("bar", "Net value: base and robust plan", 3, "statistic",

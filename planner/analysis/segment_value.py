@@ -107,9 +107,9 @@ class ValueReport:
         counts = self.customers.groupby("segment", sort=True).agg(
             customers_ever=("customer_id", "size"), first_seen=("first", "min")).reset_index()
         counts["first_seen"] = [self.periods[i] for i in counts["first_seen"]]  # one per segment
-        detail = TableBlock(counts, "Customers per segment", {"customers_ever": "integer"})
-        return [SheetSpec("Segments", [TableBlock(seg, None, fmt)]),
-                SheetSpec("Segment Details", [detail], notes=notes)]
+        detail = TableBlock(counts, "Customers per segment", {"customers_ever": "integer"}, "SegmentDetails")
+        return [SheetSpec("Segments", [TableBlock(seg, None, fmt, "Segments")], layout="table"),
+                SheetSpec("Segment Details", [detail], notes=notes, layout="table")]
 
 
 def _period_index(dates: pd.Series, ppy: int) -> np.ndarray:

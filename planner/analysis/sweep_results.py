@@ -128,10 +128,11 @@ class Sweep:
             notes.append(f"{len(self.failed)} of {len(self.rows)} tasks have no plan: see the "
                          "status and message columns of the Sweep sheet.")
         return [
-            SheetSpec("Sweep", [TableBlock(self.rows, None, _formats(list(self.rows)))], [], [], self.currency),
+            SheetSpec("Sweep", [TableBlock(self.rows, None, _formats(list(self.rows)), "Sweep")], [], [], self.currency,
+                      layout="table"),
             SheetSpec("Sweep Summary", [
-                TableBlock(net, "Optimal net value", _formats(list(net))),
-                TableBlock(spend, "Spend by channel", _formats(list(spend))),
+                TableBlock(net, "Optimal net value", _formats(list(net)), "SweepNetValue"),
+                TableBlock(spend, "Spend by channel", _formats(list(spend)), "SweepSpend"),
             ], [ChartSpec("bar", "Optimal net value by scenario and budget (P10, P50, P90)", 0, "case",
                           ["net_value_p10", "net_value_p50", "net_value_p90"], "Scenario × budget",
                           self.currency)], notes, self.currency),

@@ -63,9 +63,9 @@ class UpliftReport:
         cur = {c: "currency" for c in ("clv_before", "clv_after", "uplift", "ci_low", "ci_high")}
         chart = ChartSpec("bar", "CLV before and after", 1, "segment", ["clv_before", "clv_after"],
                           "segment", "CLV")
-        return [SheetSpec("Uplift", [TableBlock(self.table, "Uplift by segment and metric", fmt),
+        return [SheetSpec("Uplift", [TableBlock(self.table, "Uplift by segment and metric", fmt, "Uplift"),
                                      TableBlock(clv_block, "CLV before vs after", cur)],
-                          charts=[chart], notes=notes)]
+                          charts=[chart], notes=notes, layout="table")]
 
 
 def _metrics(sums: np.ndarray, delta: float) -> np.ndarray:
