@@ -26,9 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.core.types import Float
 from planner.scenario.models import Scenario
-
-Float = NDArray[np.float64]
 
 #: the standard normal's 90 % quantile: P10 and P90 lie this many σ from the median
 Z90 = 1.2815515655446004

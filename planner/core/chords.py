@@ -17,12 +17,11 @@ from planner.core.curves import (
     POINTS,
     POWER,
     CurveSet,
-    FloatArray,
-    IntArray,
     response,
     second_derivative,
     tangent_point,
 )
+from planner.core.types import Float, Int
 
 
 @dataclass(frozen=True)
@@ -34,21 +33,21 @@ class Bands:
     Bands of one cell are contiguous and in increasing spend order.
     """
 
-    cell: IntArray
-    lo: FloatArray
-    width: FloatArray
-    slope: FloatArray
-    err: FloatArray
+    cell: Int
+    lo: Float
+    width: Float
+    slope: Float
+    err: Float
 
     def __len__(self) -> int:
         return len(self.cell)
 
-    def cell_error(self, n_cells: int) -> FloatArray:
+    def cell_error(self, n_cells: int) -> Float:
         out = np.zeros(n_cells)
         np.maximum.at(out, self.cell, self.err)
         return out
 
-    def breakpoints(self) -> tuple[IntArray, FloatArray]:
+    def breakpoints(self) -> tuple[Int, Float]:
         """(cell, spend) of every breakpoint including each cell's end."""
         last = np.r_[self.cell[1:] != self.cell[:-1], True]
         cell = np.concatenate([self.cell, self.cell[last]])
@@ -57,7 +56,7 @@ class Bands:
         return cell[order], z[order]
 
 
-def bands_from_breakpoints(cs: CurveSet, cell: IntArray, z: FloatArray) -> Bands:
+def bands_from_breakpoints(cs: CurveSet, cell: Int, z: Float) -> Bands:
     """Bands between consecutive breakpoints ``z`` of each cell (sorted by cell, then z)."""
     cell = np.asarray(cell, dtype=np.int64)
     z = np.asarray(z, dtype=float)
@@ -72,7 +71,7 @@ def bands_from_breakpoints(cs: CurveSet, cell: IntArray, z: FloatArray) -> Bands
     return _make_bands(cs, bc, lo, hi)
 
 
-def _make_bands(cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray) -> Bands:
+def _make_bands(cs: CurveSet, cell: Int, lo: Float, hi: Float) -> Bands:
     f_lo, f_hi = response(cs, cell, lo), response(cs, cell, hi)
     width = hi - lo
     slope = (f_hi - f_lo) / width
@@ -80,7 +79,7 @@ def _make_bands(cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray) ->
     return Bands(cell, lo, width, slope, err)
 
 
-def _insert(cs: CurveSet, bands: Bands, pos: IntArray, z: FloatArray) -> Bands:
+def _insert(cs: CurveSet, bands: Bands, pos: Int, z: Float) -> Bands:
     """Bands with extra breakpoints ``z`` inside bands ``pos``; only split bands are
     re-evaluated, the others are kept as they are (order is preserved)."""
     lo_b, hi_b = bands.lo, bands.lo + bands.width
@@ -118,8 +117,8 @@ def _insert(cs: CurveSet, bands: Bands, pos: IntArray, z: FloatArray) -> Bands:
 
 
 def _chord_error(
-    cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray, f_lo: FloatArray, slope: FloatArray
-) -> FloatArray:
+    cs: CurveSet, cell: Int, lo: Float, hi: Float, f_lo: Float, slope: Float
+) -> Float:
     """Exact max |f − chord| on each band (at the point where the curve is parallel to it)."""
     smooth = (cs.kind[cell] != LINEAR) & (cs.kind[cell] != POINTS)
     err = np.zeros(len(cell))
@@ -134,7 +133,7 @@ def _chord_error(
 _TEMPLATE = np.unique(np.concatenate([[0.0], np.geomspace(1e-9, 1.0, 160), np.linspace(0, 1, 81)]))
 
 
-def chord_bands(cs: CurveSet, spend_cap: FloatArray, tolerance: float) -> Bands:
+def chord_bands(cs: CurveSet, spend_cap: Float, tolerance: float) -> Bands:
     """Chord bands on ``[0, spend_cap_k]`` with the largest gap ≤ ``tolerance · f(cap)``.
 
     Linear and points curves are represented exactly.  Smooth curves get breakpoints from
@@ -145,8 +144,8 @@ def chord_bands(cs: CurveSet, spend_cap: FloatArray, tolerance: float) -> Bands:
     n = len(cs)
     cells = np.flatnonzero(cap > 0)
     kind = cs.kind[cells]
-    pieces_c: list[IntArray] = [cells]
-    pieces_z: list[FloatArray] = [np.zeros(len(cells))]
+    pieces_c: list[Int] = [cells]
+    pieces_z: list[Float] = [np.zeros(len(cells))]
     pieces_c.append(cells)
     pieces_z.append(cap[cells])
 
@@ -213,7 +212,7 @@ def chord_bands(cs: CurveSet, spend_cap: FloatArray, tolerance: float) -> Bands:
     return bands
 
 
-def _locate(bands: Bands, cell: IntArray, spend: FloatArray) -> IntArray:
+def _locate(bands: Bands, cell: Int, spend: Float) -> Int:
     """Index of the band of ``cell`` that holds ``spend`` (the last one at its end)."""
     first = np.searchsorted(bands.cell, cell, side="left")
     last = np.searchsorted(bands.cell, cell, side="right") - 1
@@ -230,7 +229,7 @@ def _locate(bands: Bands, cell: IntArray, spend: FloatArray) -> IntArray:
     return lo
 
 
-def densify(cs: CurveSet, bands: Bands, cell: IntArray, spend: FloatArray, pieces: int = 8,
+def densify(cs: CurveSet, bands: Bands, cell: Int, spend: Float, pieces: int = 8,
             min_width: float = 0.0) -> Bands:
     """Split the band holding each (cell, spend) and its two neighbours into ``pieces`` parts.
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from planner.core.types import Float, Int
+
 KINDS = ("linear", "saturation", "hill", "log", "power", "points")
 LINEAR, SATURATION, HILL, LOG, POWER, POINTS = range(6)
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,13 @@ class CurveSet:
     ``pts_x[pts_start[k]:pts_start[k+1]]`` for cell k, sorted by spend, excluding (0, 0).
     """
 
-    kind: IntArray
-    a: FloatArray
-    b: FloatArray
-    s: FloatArray
-    pts_start: IntArray
-    pts_x: FloatArray
-    pts_y: FloatArray
+    kind: Int
+    a: Float
+    b: Float
+    s: Float
+    pts_start: Int
+    pts_x: Float
+    pts_y: Float
 
     @classmethod
     def build(
@@ -75,12 +75,12 @@ class CurveSet:
             ok[k] = bool(np.all(np.diff(slopes) <= 1e-12 * (1 + np.abs(slopes[:-1]))))
         return ok
 
-    def knots(self, k: int) -> tuple[FloatArray, FloatArray]:
+    def knots(self, k: int) -> tuple[Float, Float]:
         """Knots of a points curve including the origin."""
         lo, hi = self.pts_start[k], self.pts_start[k + 1]
         return (np.concatenate([[0.0], self.pts_x[lo:hi]]), np.concatenate([[0.0], self.pts_y[lo:hi]]))
 
-    def inflection(self) -> FloatArray:
+    def inflection(self) -> Float:
         """Inflection spend of S-shaped hill curves (NaN elsewhere)."""
         out = np.full(len(self), np.nan)
         m = (self.kind == HILL) & (self.s > 1)
@@ -88,7 +88,7 @@ class CurveSet:
         return out
 
 
-def response(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray:
+def response(cs: CurveSet, cell: Int, x: Float) -> Float:
     """Customers per period ``f_k(x)`` (before seasonality) for cells ``cell`` at spends ``x``."""
     cell = np.asarray(cell, dtype=np.int64)
     x = np.maximum(np.asarray(x, dtype=float), 0.0)
@@ -113,7 +113,7 @@ def response(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray:
     return out
 
 
-def derivative(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray:
+def derivative(cs: CurveSet, cell: Int, x: Float) -> Float:
     """``f_k'(x)``: customers per extra unit of money (right derivative at kinks)."""
     cell = np.asarray(cell, dtype=np.int64)
     x = np.maximum(np.asarray(x, dtype=float), 0.0)
@@ -140,7 +140,7 @@ def derivative(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray:
     return out
 
 
-def second_derivative(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray:
+def second_derivative(cs: CurveSet, cell: Int, x: Float) -> Float:
     """``f_k''(x)`` for the smooth families (0 for linear and points)."""
     cell = np.asarray(cell, dtype=np.int64)
     x = np.maximum(np.asarray(x, dtype=float), 1e-300)
@@ -160,7 +160,7 @@ def second_derivative(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def _points_segment(cs: CurveSet, cell: IntArray, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]:
+def _points_segment(cs: CurveSet, cell: Int, x: Float) -> tuple[Float, Float, Float, Int, Int]:
     """For each (cell, x) of points curves: the knot segment holding x (right-continuous).
 
     Returns (x0, y0, slope, count, n): the segment's start and slope (0 past the last
@@ -187,20 +187,20 @@ def _points_segment(cs: CurveSet, cell: IntArray, x: FloatArray) -> tuple[FloatA
     return x0, y0, slope, count, n
 
 
-def _points_eval(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray:
+def _points_eval(cs: CurveSet, cell: Int, x: Float) -> Float:
     if not len(cell):
         return np.zeros(0)
     x0, y0, slope, _, _ = _points_segment(cs, cell, x)
     return y0 + slope * (x - x0)  # flat after the last knot (slope 0)
 
 
-def _points_slope(cs: CurveSet, cell: IntArray, x: FloatArray) -> FloatArray:
+def _points_slope(cs: CurveSet, cell: Int, x: Float) -> Float:
     if not len(cell):
         return np.zeros(0)
     return _points_segment(cs, cell, x)[2]
 
 
-def tangent_point(cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray, g: FloatArray) -> FloatArray:
+def tangent_point(cs: CurveSet, cell: Int, lo: Float, hi: Float, g: Float) -> Float:
     """Where ``f'(x) = g`` on each band ``[lo, hi]``: the chord's largest gap.
 
     Closed forms for saturation, log and power; bisection for hill (``f' − g`` changes sign
@@ -221,7 +221,7 @@ def tangent_point(cs: CurveSet, cell: IntArray, lo: FloatArray, hi: FloatArray, 
     return np.clip(np.nan_to_num(x, nan=0.0), lo, hi)
 
 
-def _hill_root(cs: CurveSet, c: IntArray, u: FloatArray, v: FloatArray, g: FloatArray) -> FloatArray:
+def _hill_root(cs: CurveSet, c: Int, u: Float, v: Float, g: Float) -> Float:
     """Root of ``f' − g`` in ``[u, v]`` (one sign change): Newton steps kept inside a
     shrinking bracket, bisection where a step would leave it.  Converges in a handful of
     derivative evaluations where plain bisection takes 52."""
@@ -244,7 +244,7 @@ def _hill_root(cs: CurveSet, c: IntArray, u: FloatArray, v: FloatArray, g: Float
     return x
 
 
-def best_spend(cs: CurveSet, cell: IntArray, cap: FloatArray, price: FloatArray, steps: int = 48) -> FloatArray:
+def best_spend(cs: CurveSet, cell: Int, cap: Float, price: Float, steps: int = 48) -> Float:
     """``argmax f_k(x) − price·x`` over ``[0, cap]`` for concave curves, vectorised.
 
     Closed forms for saturation, log, power and linear (where ``f' = price``), the knots of
@@ -258,7 +258,7 @@ class BestSpend:
     """:func:`best_spend` for fixed cells and caps, called at many prices (the split by
     curve family and the parameters are gathered once)."""
 
-    def __init__(self, cs: CurveSet, cell: IntArray, cap: FloatArray):
+    def __init__(self, cs: CurveSet, cell: Int, cap: Float):
         cell = np.asarray(cell, dtype=np.int64)
         self.cap = np.asarray(cap, dtype=float)
         kind, s = cs.kind[cell], cs.s[cell]
@@ -274,7 +274,7 @@ class BestSpend:
         i = self.idx["pts"]
         self.pts = (cs.pts_start[cell[i]], np.diff(cs.pts_start)[cell[i]], cs.pts_x, cs.pts_y)
 
-    def __call__(self, price: FloatArray, steps: int = 48) -> FloatArray:
+    def __call__(self, price: Float, steps: int = 48) -> Float:
         price = np.asarray(price, dtype=float)
         x = np.zeros(len(self.cap))
         with np.errstate(all="ignore"):
@@ -303,7 +303,7 @@ class BestSpend:
         return np.where(price > 0, x, self.cap)
 
 
-def _hill_best(a: FloatArray, b: FloatArray, s: FloatArray, cap: FloatArray, g: FloatArray, steps: int) -> FloatArray:
+def _hill_best(a: Float, b: Float, s: Float, cap: Float, g: Float, steps: int) -> Float:
     """Where hill's slope ``f' = a·s·u / (x·(1+u)²)``, ``u = (x/b)^s``, equals ``g``.
 
     Shape 1: closed form.  Shape < 1: Newton on ``log f'(e^v) − log g``, which is concave

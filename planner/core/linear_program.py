@@ -19,9 +19,7 @@ from planner.core.chords import Bands
 from planner.core.constraint_rows import base_rows, total_spend_aux, user_rows
 from planner.core.rows import FrozenRows, Rows
 from planner.core.scenario_arrays import Index
-
-Float = NDArray[np.float64]
-Int = NDArray[np.int64]
+from planner.core.types import Float, Int
 
 #: small spend penalty under the ``value`` objective so money is not parked in flat bands.
 #: It must be well above the solver's optimality tolerance (1e-7): with 1e-9, a binding

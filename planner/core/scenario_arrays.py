@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from numpy.typing import NDArray
 
 from planner.core.curves import CurveSet, response
+from planner.core.types import Float, Int
 from planner.core.value import (
     acquisition_value,
     discount_factors,
@@ -24,8 +24,6 @@ from planner.core.value import (
 from planner.scenario.models import Scenario
 
 ACQ, RET = 0, 1
-Float = NDArray[np.float64]
-Int = NDArray[np.int64]
 
 
 def _arr(values: list[float | None], missing: float = np.nan) -> Float:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-import numpy as np
-from numpy.typing import NDArray
-
-Float = NDArray[np.float64]
+from planner.core.types import Float
 
 
 class Status(StrEnum):
