@@ -20,7 +20,8 @@ from planner.scenario.models import ConstraintRow
 AUX_TOTAL_SPEND = "total_spend"
 
 
-def _fmt(v: float) -> str:
+def limit_text(v: float) -> str:
+    """A limit as a generated constraint name shows it (``1,500``, ``0.3``)."""
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"
 
 
@@ -128,7 +129,7 @@ def user_rows(ix: Index, rows: Rows, constraints: list[ConstraintRow]) -> bool:
     need_aux = False
     programs = ["acquisition", "retention"]
     for k in constraints:
-        base = k.name or f"{k.metric} {k.sense} {_fmt(k.value)}"
+        base = k.name or f"{k.metric} {k.sense} {limit_text(k.value)}"
         per_member = k.metric == "contacts_per_customer"  # always per (segment, period)
         dims = [("segment", k.segment, ix.segments, ix.kt_seg, per_member),
                 ("channel", k.channel, ix.channels, ix.kt_ch, False),

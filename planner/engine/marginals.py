@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from planner.core.constraint_rows import limit_text
 from planner.core.plan import Plan
 from planner.engine.plan_assembly import describe_constraints, unspent_warning
 from planner.scenario.models import ConstraintRow, Scenario
@@ -245,18 +246,13 @@ def _item(scenario: Scenario, table: str, key: str, match: Callable[[str], bool]
 _DIMS = ("segment", "channel", "program", "period")
 
 
-def _fmt(v: float) -> str:
-    """A Constraints-sheet line's default name, as planner.core.constraint_rows writes it."""
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"
-
-
 def _user(scenario: Scenario, name: str) -> Callable[[float], Scenario] | None:
     """The Constraints-sheet line behind a report row.  A line with ``each`` filters is
     replaced by one line per member so that one member's limit can move alone."""
     lines = scenario.constraints
     hits = []
     for j, k in enumerate(lines):
-        base = k.name or f"{k.metric} {k.sense} {_fmt(k.value)}"
+        base = k.name or f"{k.metric} {k.sense} {limit_text(k.value)}"
         if name == base:
             hits.append((j, None))
         elif name.startswith(base + " [") and name.endswith("]"):
@@ -276,7 +272,7 @@ def _user(scenario: Scenario, name: str) -> Callable[[float], Scenario] | None:
     if len(each) != len(members) or any(m not in names[d] for d, m in zip(each, members, strict=True)):
         return None
     combos = np.array(np.meshgrid(*[np.arange(len(names[d])) for d in each], indexing="ij")).reshape(len(each), -1).T
-    base = k.name or f"{k.metric} {k.sense} {_fmt(k.value)}"
+    base = k.name or f"{k.metric} {k.sense} {limit_text(k.value)}"
 
     def expanded(v: float) -> Scenario:
         out: list[ConstraintRow] = []
