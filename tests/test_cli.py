@@ -436,7 +436,7 @@ def data_modules(monkeypatch):
             calls.append((name, args, kwargs))
             if "bad" in str(args[0]):
                 raise WorkbookError(f"{args[0]}: not an xlsx workbook")
-            return types.SimpleNamespace(warnings=["2 cells have too few points"])
+            return types.SimpleNamespace(warnings=["2 cells have too few points"], table=None)
         return call
 
     for func in ("fit_workbook", "value_workbook", "uplift_workbook"):

@@ -235,6 +235,11 @@ class FitReport:
     points: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """The table a person reads first: the fitted curves."""
+        return self.curves
+
     def sheets(self, grid: int = 25) -> list[SheetSpec]:
         """``Curves`` (the Curves input columns first, header on row 1), ``Fit Charts`` (one
         block and scatter chart per cell: observed customers and the fitted curve on a spend

@@ -8,7 +8,7 @@ import math
 import signal
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -156,13 +156,10 @@ def warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
-def report_written(result: Any, output: Path, quiet: bool) -> None:
-    """Print the writer's warnings (if it returned any) and where the result went."""
-    warnings = getattr(result, "warnings", result)
-    if isinstance(warnings, list | tuple):
-        for w in warnings:
-            if isinstance(w, str):
-                warn(w)
+def report_written(warnings: Sequence[str], output: Path, quiet: bool) -> None:
+    """Print the warnings of the write (or of the analysis) and where the result went."""
+    for w in warnings:
+        warn(w)
     if not quiet:
         click.echo(f"Wrote {output}", err=True)
 

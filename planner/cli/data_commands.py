@@ -10,6 +10,9 @@ import click
 import pandas as pd
 
 from planner import workflows
+from planner.analysis.fit import FitReport
+from planner.analysis.segment_value import ValueReport
+from planner.analysis.uplift import UpliftReport
 from planner.cli.app import (
     INPUT,
     _table,
@@ -22,15 +25,14 @@ from planner.cli.app import (
 # --------------------------------------------------------------------------- data commands
 
 
-def _data_command(run: Callable[[], Any], output: Path, quiet: bool) -> None:
+def _data_command(run: Callable[[], FitReport | ValueReport | UpliftReport], output: Path,
+                  quiet: bool) -> None:
     with user_errors():
         result = run()
-    table = next((t for t in (getattr(result, a, None) for a in ("table", "curves"))
-                  if isinstance(t, pd.DataFrame)), None)
-    if not quiet and table is not None:
+    if not quiet and result.table is not None:
         with pd.option_context("display.width", 120, "display.max_columns", 12):
-            click.echo(_table(table.round(4), {}))
-    report_written(result, output, quiet)
+            click.echo(_table(result.table.round(4), {}))
+    report_written(result.warnings, output, quiet)
 
 
 def quiet_option(f: Callable[..., Any]) -> Callable[..., Any]:

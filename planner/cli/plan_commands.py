@@ -50,8 +50,8 @@ def template(output: Path) -> None:
     """
 
     with user_errors():
-        result = io.write_template(str(output))
-    report_written(result, output, quiet=False)
+        io.write_template(str(output))
+    report_written([], output, quiet=False)
 
 
 @main.command()
