@@ -131,6 +131,20 @@ def test_overrides_apply_in_order_and_wildcards_match_all_or_by_prefix():
     assert [g.retention_rate for g in w.segments] == [0.6, 0.6]
 
 
+def test_targets_match_names_ignoring_case_spaces_and_underscores():
+    """As everywhere else in the workbook: 'e_mail', ' EMAIL ' and 'Email' are one channel."""
+    s = make_scenario(overrides=[
+        ov("W", "curve:all:E_MAIL:acquisition:b", "set", 700),
+        ov("W", "curve: all : s earch :acquisition:b", "set", 900),
+        ov("W", "segment:v i p:max_spend", "set", 1234),
+        ov("W", "curve:*:so_*:*:a", "scale", 2),
+    ])
+    w = apply_scenario(s, "W")
+    assert [c.b for c in w.curves] == [700, 900, 1500]
+    assert [c.a for c in w.curves] == [100, 300, 400]
+    assert w.segments[1].max_spend == 1234
+
+
 def test_scale_under_a_wildcard_leaves_blank_limits_blank():
     s = make_scenario(overrides=[ov("W", "segment:*:max_spend", "scale", 2)])
     assert [g.max_spend for g in apply_scenario(s, "W").segments] == [None, 10000]

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import Issue, ScenarioError
+from planner.scenario.checks import name_key
 from planner.scenario.models import (
     Channel,
     ConstraintRow,
@@ -189,9 +190,9 @@ def with_budget(scenario: Scenario, total_budget: float) -> Scenario:
 def _match(pattern: str, name: str | None) -> bool:
     if name is None:
         return pattern == "*"
-    if "*" in pattern:
-        return fnmatch.fnmatchcase(name.lower(), pattern.lower())
-    return name.strip().lower() == pattern.lower()
+    if "*" in pattern:  # ignoring case, spaces and ``_`` as everywhere else (checks.name_key)
+        return fnmatch.fnmatchcase(name_key(name), name_key(pattern))
+    return name_key(name) == name_key(pattern)
 
 
 def _number(value: Any) -> float | None:
