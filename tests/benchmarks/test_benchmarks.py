@@ -144,7 +144,7 @@ def render(runs: list[dict[str, Any]], frontiers: list[dict[str, Any]]) -> str:
     lines += [
         "",
         "Each is the fastest of three runs, alternated in one process (`bench.py frontier`).  "
-        "*one optimisation* is `planner.engine.optimizer` (build, solve, refine, evaluate); the frontier "
+        "*one optimisation* is `planner.optimize` (build, solve, refine, evaluate); the frontier "
         "is `planner.frontier` from budget 0 to twice the scenario's: one first LP on a coarse "
         "grid, then every budget on chord windows per cell-period warm-started from the last "
         "(a sequential LP), each certified on the real curves.  Its plans are built when asked "
