@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from planner.core.curves import evaluate
+from planner.core.curves import response as evaluate
 from planner.core.scenario_arrays import Index
 from planner.engine.optimizer import Optimizer, optimize
 from planner.scenario.models import (

@@ -23,7 +23,8 @@ from planner.analysis.risk import plan_risk, summarize
 from planner.analysis.risk_draws import BLOCK, Z90, draw_inputs, expit, logit
 from planner.analysis.risk_eval import PlanOnDraws, family_customers, plan_spend
 from planner.cli import main
-from planner.core.curves import KINDS, CurveSet, evaluate
+from planner.core.curves import KINDS, CurveSet
+from planner.core.curves import response as evaluate
 from planner.core.scenario_arrays import Index
 from planner.engine.plan_assembly import headline, true_customers
 from planner.errors import ScenarioError

@@ -7,7 +7,8 @@ import pytest
 from helpers import settings
 from scipy.optimize import minimize
 
-from planner.core.curves import CurveSet, evaluate
+from planner.core.curves import CurveSet
+from planner.core.curves import response as evaluate
 from planner.engine.optimizer import Optimizer, optimize
 from planner.scenario.models import Channel, Curve, Scenario, Segment
 

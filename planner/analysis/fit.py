@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from planner.analysis.risk_draws import log_sd_from_jacobian, ranges_from_log_sd
-from planner.core.curves import CurveSet, evaluate
+from planner.core.curves import CurveSet, response
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock, excel_rows
 from planner.errors import Issue, ScenarioError
 
@@ -254,7 +254,7 @@ class FitReport:
             obs = by_cell[(c.segment, c.channel, c.program)][["spend", "customers", "fitted"]]
             xs = np.linspace(0.0, float(c.max_spend) * 1.1 if np.isfinite(c.max_spend) else 1.0, grid)
             line = pd.DataFrame({"spend": xs, "customers": np.nan,
-                                 "fitted": evaluate(cs, np.full(grid, i), xs)})
+                                 "fitted": response(cs, np.full(grid, i), xs)})
             frame = pd.concat([obs, line]).sort_values("spend", kind="stable").reset_index(drop=True)
             title = f"{c.segment} / {c.channel} / {c.program}: {c.curve if isinstance(c.curve, str) else 'no fit'}, R² {c.r2:.2f}"
             blocks.append(TableBlock(frame, title, {"spend": "currency", "customers": "number",
@@ -356,7 +356,7 @@ def fit_history(history: pd.DataFrame, max_spend_factor: float = 1.0) -> FitRepo
     curves = pd.DataFrame(rows)
     cs = _curve_set(curves)
     cell = h.groupby(["segment", "channel", "program"], sort=True).ngroup().to_numpy()
-    fitted = evaluate(cs, cell, h["spend"].to_numpy())
+    fitted = response(cs, cell, h["spend"].to_numpy())
     points = h.assign(fitted=fitted, residual=h["customers"] - fitted)
     curves["r2"], curves["mape"] = _quality(cell, points["customers"].to_numpy(), fitted)
     for i, c in curves.iterrows():

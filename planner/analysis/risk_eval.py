@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.analysis.risk_draws import Draws, Float
-from planner.core.curves import HILL, LINEAR, LOG, POWER, SATURATION, CurveSet, evaluate
+from planner.core.curves import HILL, LINEAR, LOG, POWER, SATURATION, CurveSet, response
 from planner.core.plan import Plan
 from planner.core.scenario_arrays import ACQ, RET, Index
 from planner.core.value import lifetime_value, period_rate
@@ -25,7 +25,7 @@ from planner.core.value import lifetime_value, period_rate
 
 def family_customers(kind: int, a: Float | float, b: Float, s: Float, x: Float) -> Float:
     """``f(x)`` of one parametric family, broadcasting ``a``, ``b``, ``s`` and ``x``
-    (points curves are evaluated by :func:`planner.core.curves.evaluate`).  Works in one
+    (points curves are evaluated by :func:`planner.core.curves.response`).  Works in one
     buffer of the broadcast shape (the draws' arrays are large)."""
     with np.errstate(all="ignore"):
         # x · (1 / b): the reciprocal is taken on the smaller array, then one multiplication
@@ -130,7 +130,7 @@ class PlanOnDraws:
         group = ix.cell_prog * S + ix.cell_seg
         fixed = np.flatnonzero(~varies)
         self.base = np.zeros((P, 2 * S))  # customers of the certain cells, every draw
-        f0 = sigma[:, fixed] * evaluate(cs, fixed[None, :], x[:, fixed])
+        f0 = sigma[:, fixed] * response(cs, fixed[None, :], x[:, fixed])
         for t in range(P):
             self.base[t] = np.bincount(group[fixed], weights=f0[t], minlength=2 * S)
         self.families = []

@@ -88,12 +88,18 @@ class CurveSet:
         return out
 
 
+def _gather(cs: CurveSet, cell: Int, x: Float, floor: float) -> tuple[Int, Float, Int, Float, Float, Float]:
+    """Cells and spends broadcast together (spend at least ``floor``), with each one's kind,
+    ``a``, ``b`` and shape."""
+    cell = np.asarray(cell, dtype=np.int64)
+    x = np.maximum(np.asarray(x, dtype=float), floor)
+    cell, x = np.broadcast_arrays(cell, x)
+    return cell, x, cs.kind[cell], cs.a[cell], cs.b[cell], cs.s[cell]
+
+
 def response(cs: CurveSet, cell: Int, x: Float) -> Float:
     """Customers per period ``f_k(x)`` (before seasonality) for cells ``cell`` at spends ``x``."""
-    cell = np.asarray(cell, dtype=np.int64)
-    x = np.maximum(np.asarray(x, dtype=float), 0.0)
-    cell, x = np.broadcast_arrays(cell, x)
-    kind, a, b, s = cs.kind[cell], cs.a[cell], cs.b[cell], cs.s[cell]
+    cell, x, kind, a, b, s = _gather(cs, cell, x, floor=0.0)
     out = np.zeros(x.shape)
     with np.errstate(all="ignore"):
         m = kind == LINEAR
@@ -115,10 +121,7 @@ def response(cs: CurveSet, cell: Int, x: Float) -> Float:
 
 def derivative(cs: CurveSet, cell: Int, x: Float) -> Float:
     """``f_k'(x)``: customers per extra unit of money (right derivative at kinks)."""
-    cell = np.asarray(cell, dtype=np.int64)
-    x = np.maximum(np.asarray(x, dtype=float), 0.0)
-    cell, x = np.broadcast_arrays(cell, x)
-    kind, a, b, s = cs.kind[cell], cs.a[cell], cs.b[cell], cs.s[cell]
+    cell, x, kind, a, b, s = _gather(cs, cell, x, floor=0.0)
     out = np.zeros(x.shape)
     with np.errstate(all="ignore"):
         m = kind == LINEAR
@@ -142,10 +145,7 @@ def derivative(cs: CurveSet, cell: Int, x: Float) -> Float:
 
 def second_derivative(cs: CurveSet, cell: Int, x: Float) -> Float:
     """``f_k''(x)`` for the smooth families (0 for linear and points)."""
-    cell = np.asarray(cell, dtype=np.int64)
-    x = np.maximum(np.asarray(x, dtype=float), 1e-300)
-    cell, x = np.broadcast_arrays(cell, x)
-    kind, a, b, s = cs.kind[cell], cs.a[cell], cs.b[cell], cs.s[cell]
+    cell, x, kind, a, b, s = _gather(cs, cell, x, floor=1e-300)
     out = np.zeros(x.shape)
     with np.errstate(all="ignore"):
         m = kind == SATURATION
@@ -341,8 +341,3 @@ def _hill_best(a: Float, b: Float, s: Float, cap: Float, g: Float, steps: int) -
                 hi = np.where(up, hi, mid)
             x[high] = hi
     return x
-
-
-#: the old name of :func:`response` ("evaluate" meant three things in planner); kept for
-#: callers outside the engine until they move
-evaluate = response

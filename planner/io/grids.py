@@ -31,7 +31,7 @@ from planner.io import sheet_stream
 from planner.io import zip_preflight as xlsxzip
 from planner.io.sheet_stream import FormulaWithoutValue, SharedString, UnreadableValue
 
-__all__ = ["FormulaWithoutValue", "UnreadableValue", "Grid", "Book", "read_book", "read_grids",
+__all__ = ["FormulaWithoutValue", "UnreadableValue", "Grid", "Book", "read_book",
            "normalize_sheet", "normalize_header", "column_letter", "load_workbook", "open_checked",
            "check_defusedxml"]
 
@@ -117,11 +117,6 @@ def normalize_header(name: Any) -> str:
 def column_letter(index: int) -> str:
     """Excel letter of a 0-based column index (0 → ``A``)."""
     return get_column_letter(index + 1)
-
-
-def read_grids(path: str | Path, sheets: Iterable[str] | None = None) -> dict[str, Grid]:
-    """Read sheet values, keyed by :func:`normalize_sheet` of their title (see :func:`read_book`)."""
-    return read_book(path, sheets).grids
 
 
 def read_book(path: str | Path, sheets: Iterable[str] | None = None) -> Book:
