@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,12 @@ from planner.scenario.models import (
 )
 
 KINDS = ["saturation", "hill", "log", "power", "linear"]
+#: the deep profile (tests/conftest.py) sets the number of examples; otherwise each test's own
+DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
+
+
+def _n(n: int) -> int:
+    return settings.default.max_examples if DEEP else n
 
 
 @st.composite
@@ -65,7 +73,7 @@ def scenarios(draw, with_constraints: bool = True):
     )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=_n(25), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(sc=scenarios(), mult=st.floats(1.1, 3.0))
 @example(sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=1000.0, objective='net_value', target_mroi=1.0, spend_full_budget=False, pwl_tolerance=0.001, solver='auto', time_limit_s=60.0), periods=[Period(period='P0', budget=None, seasonality=1.0)], segments=[Segment(segment='S0', customers=0.015625, prospects=None, margin_per_period=21.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None), Channel(channel='C2', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None)], curves=[Curve(segment='S0', channel='C1', program='acquisition', curve='saturation', a=10.0, b=100.0, shape=1.0, max_spend=None), Curve(segment='S0', channel='C2', program='retention', curve='saturation', a=10.0, b=100.0, shape=1.0, max_spend=None)], curve_points=[], seasonality=[], constraints=[ConstraintRow(name='k0', metric='share', sense='<=', value=0.5, segment=None, channel='each', program=None, period=None)], scenarios=[]), mult=2.0).via('discovered failure')
 def test_more_budget_never_lowers_value(sc, mult):
@@ -84,15 +92,18 @@ def test_more_budget_never_lowers_value(sc, mult):
     assert big.summary[key] >= small.summary[key] - slack
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=_n(30), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(sc=scenarios())
+@example(
+    sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=74362.59952914261, objective='net_value', target_mroi=1.0, spend_full_budget=False, pwl_tolerance=0.001, solver='auto', time_limit_s=60.0), periods=[Period(period='P0', budget=None, seasonality=0.5), Period(period='P1', budget=None, seasonality=1.0)], segments=[Segment(segment='S0', customers=18802.840967243068, prospects=None, margin_per_period=1.5, retention_rate=0.0, referral_rate=0.21375401143921433, min_spend=None, max_spend=None), Segment(segment='S1', customers=49480.43200824437, prospects=None, margin_per_period=185.04857987131518, retention_rate=2.134896418825282e-191, referral_rate=0.0028120165748494633, min_spend=None, max_spend=None), Segment(segment='S2', customers=16775.056634742905, prospects=None, margin_per_period=89.3083878754835, retention_rate=1e-14, referral_rate=0.14696640772718247, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=3.994230502297592, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=0.859566420865779, current_spend=None, max_change=None)], curves=[Curve(segment='S0', channel='C0', program='retention', curve='linear', a=1794.2896452533737, b=150.0, shape=0.5056011325893972, max_spend=None), Curve(segment='S1', channel='C0', program='retention', curve='saturation', a=3830.9669091646692, b=100.0, shape=0.8886443024910222, max_spend=None), Curve(segment='S1', channel='C1', program='acquisition', curve='saturation', a=679.4214336367058, b=13709.681345204255, shape=0.6531763316426137, max_spend=None), Curve(segment='S1', channel='C1', program='retention', curve='saturation', a=4172.679466257814, b=100.0, shape=0.9084112545620431, max_spend=None), Curve(segment='S2', channel='C0', program='retention', curve='hill', a=10.0, b=100.0, shape=0.8693574526983652, max_spend=None)], curve_points=[], seasonality=[], constraints=[ConstraintRow(name='k0', metric='share', sense='<=', value=0.6628021629932582, segment=None, channel=None, program=None, period=None), ConstraintRow(name='k1', metric='spend', sense='<=', value=54424.748362379985, segment=None, channel=None, program=None, period=None), ConstraintRow(name='k2', metric='new_customers', sense='<=', value=0.0, segment=None, channel=None, program=None, period=None)], scenarios=[]),
+).via('discovered failure')
 def test_plan_never_breaks_a_constraint(sc):
     plan = optimize(sc)
     assume(plan.ok)
     check_constraints(sc, plan)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=_n(25), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(sc=scenarios(), mult=st.floats(0.2, 2.5))
 @example(
     sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=1000.0, objective='value', target_mroi=1.0, spend_full_budget=False, pwl_tolerance=0.001, solver='auto', time_limit_s=60.0), periods=[Period(period='P0', budget=None, seasonality=1.0988078064893347), Period(period='P1', budget=None, seasonality=1.305690085082224)], segments=[Segment(segment='S0', customers=0.0, prospects=10.0, margin_per_period=1.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=2.719722053480403, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=2.6960309144611148, current_spend=None, max_change=None), Channel(channel='C2', min_spend=None, max_spend=None, cost_per_contact=0.7, current_spend=None, max_change=None)], curves=[Curve(segment='S0', channel='C0', program='retention', curve='saturation', a=1757.19412122601, b=100.0, shape=1.0, max_spend=None), Curve(segment='S0', channel='C1', program='acquisition', curve='saturation', a=10.0, b=100.0, shape=0.8, max_spend=None)], curve_points=[], seasonality=[], constraints=[], scenarios=[]),
@@ -100,6 +111,14 @@ def test_plan_never_breaks_a_constraint(sc):
 ).via('discovered failure')
 @example(sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=18074.0, objective='net_value', target_mroi=1.0, spend_full_budget=False, pwl_tolerance=0.001, solver='auto', time_limit_s=60.0), periods=[Period(period='P0', budget=None, seasonality=1.0), Period(period='P1', budget=None, seasonality=1.0), Period(period='P2', budget=None, seasonality=0.75)], segments=[Segment(segment='S0', customers=1.0, prospects=None, margin_per_period=1.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None), Channel(channel='C2', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None)], curves=[Curve(segment='S0', channel='C0', program='retention', curve='hill', a=44.0, b=548.0, shape=0.96875, max_spend=None), Curve(segment='S0', channel='C1', program='retention', curve='hill', a=10.0, b=100.0, shape=0.5, max_spend=None), Curve(segment='S0', channel='C2', program='acquisition', curve='saturation', a=10.0, b=100.0, shape=1.0, max_spend=None)], curve_points=[], seasonality=[], constraints=[ConstraintRow(name='k0', metric='share', sense='<=', value=0.5, segment=None, channel='C1', program=None, period=None), ConstraintRow(name='k1', metric='spend', sense='<=', value=1.0, segment=None, channel=None, program=None, period=None), ConstraintRow(name='k2', metric='spend', sense='<=', value=1.0, segment=None, channel=None, program=None, period=None)], scenarios=[]), mult=1.0).via('discovered failure')
 @example(sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=1000.0, objective='net_value', target_mroi=1.0, spend_full_budget=False, pwl_tolerance=0.001, solver='auto', time_limit_s=60.0), periods=[Period(period='P0', budget=None, seasonality=1.0)], segments=[Segment(segment='S0', customers=1.0, prospects=None, margin_per_period=1.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None), Channel(channel='C2', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None)], curves=[Curve(segment='S0', channel='C0', program='retention', curve='hill', a=10.0, b=100.0, shape=0.3125, max_spend=None), Curve(segment='S0', channel='C1', program='retention', curve='hill', a=10.0, b=100.0, shape=0.5, max_spend=None)], curve_points=[], seasonality=[], constraints=[ConstraintRow(name='k0', metric='spend', sense='<=', value=0.0, segment=None, channel='C0', program=None, period=None)], scenarios=[]), mult=1.0).via('discovered failure')
+@example(
+    sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=254391.8035432456, objective='net_value', target_mroi=1.0, spend_full_budget=False, pwl_tolerance=0.001, solver='auto', time_limit_s=60.0), periods=[Period(period='P0', budget=None, seasonality=0.9999999999999999), Period(period='P1', budget=None, seasonality=0.5), Period(period='P2', budget=None, seasonality=0.5)], segments=[Segment(segment='S0', customers=44211.59330008235, prospects=None, margin_per_period=112.54580226629683, retention_rate=0.7697188146919028, referral_rate=0.17250228974632184, min_spend=None, max_spend=None), Segment(segment='S1', customers=18422.698920761097, prospects=None, margin_per_period=99.13808350075789, retention_rate=0.5669420599706744, referral_rate=0.10036668956692649, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=4.8616660021929485, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=4.4603292633286715, current_spend=None, max_change=None), Channel(channel='C2', min_spend=None, max_spend=None, cost_per_contact=2.0, current_spend=None, max_change=None)], curves=[Curve(segment='S0', channel='C0', program='retention', curve='saturation', a=4999.0, b=63346.35869294464, shape=0.4706739415457327, max_spend=None), Curve(segment='S0', channel='C2', program='acquisition', curve='saturation', a=3763.3054632895673, b=200.0, shape=0.5, max_spend=None), Curve(segment='S1', channel='C0', program='acquisition', curve='hill', a=10.000000000000002, b=80265.49564131588, shape=0.448746270323515, max_spend=None), Curve(segment='S1', channel='C1', program='acquisition', curve='saturation', a=2106.6650625953607, b=100.0, shape=0.30984835515593995, max_spend=None), Curve(segment='S1', channel='C2', program='acquisition', curve='power', a=10.0, b=100.0, shape=0.9, max_spend=None)], curve_points=[], seasonality=[], constraints=[ConstraintRow(name='k0', metric='share', sense='<=', value=0.15519375380309197, segment=None, channel=None, program=None, period=None)], scenarios=[]),
+    mult=0.2,
+).via('discovered failure')
+@example(
+    sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=1000.0, objective='net_value', target_mroi=1.0, spend_full_budget=False, pwl_tolerance=0.001, solver='auto', time_limit_s=60.0), periods=[Period(period='P0', budget=None, seasonality=1.0), Period(period='P1', budget=None, seasonality=0.5)], segments=[Segment(segment='S0', customers=0.0, prospects=None, margin_per_period=1.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None), Segment(segment='S1', customers=0.0, prospects=None, margin_per_period=50.0, retention_rate=0.75, referral_rate=0.0, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None), Channel(channel='C2', min_spend=None, max_spend=None, cost_per_contact=1.0, current_spend=None, max_change=None)], curves=[Curve(segment='S1', channel='C0', program='acquisition', curve='hill', a=10.0, b=100.0, shape=0.46875, max_spend=None)], curve_points=[], seasonality=[], constraints=[ConstraintRow(name='k0', metric='share', sense='<=', value=0.5, segment=None, channel=None, program=None, period=None)], scenarios=[]),
+    mult=1.0,
+).via('discovered failure')
 def test_a_resolved_plan_never_breaks_a_constraint(sc, mult):
     """Frontier points (chord windows per cell-period) hold the same guarantees."""
     budget = sc.settings.total_budget
@@ -136,3 +155,53 @@ def check_constraints(sc, plan):
     assert plan.summary["total_spend"] <= sc.settings.total_budget * (1 + 1e-9)
     alloc = plan.allocation
     assert (alloc["spend"] >= 0).all() and np.isfinite(alloc["value"]).all()
+
+
+@st.composite
+def realistic(draw):
+    """Scenarios in the ranges planners use (issue 18, case 2): money in units of 1 to 1e7,
+    hill shapes down to 0.05, a whole budget to spend, empty prospect pools, any solver."""
+    n_seg, n_ch, n_per = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    unit = 10.0 ** draw(st.integers(-2, 4))  # the currency's size: cents to thousands
+    budget = unit * draw(st.floats(10, 1e6))
+    segs = [Segment(segment=f"S{i}", customers=draw(st.floats(0, 1e5)),
+                    prospects=draw(st.one_of(st.none(), st.just(0.0), st.floats(1, 1e5))),
+                    margin_per_period=unit * draw(st.floats(0.01, 500)), retention_rate=draw(st.floats(0, 0.99)))
+            for i in range(n_seg)]
+    curves = []
+    for i in range(n_seg):
+        for j in range(n_ch):
+            for prog in ("acquisition", "retention"):
+                if draw(st.booleans()):
+                    kind = draw(st.sampled_from(KINDS))
+                    curves.append(Curve(segment=f"S{i}", channel=f"C{j}", program=prog, curve=kind,
+                                        a=draw(st.floats(1, 1e5)), b=unit * draw(st.floats(1, 1e5)),
+                                        shape=draw(st.floats(0.05, 1.0))))
+    assume(curves)
+    return Scenario(
+        settings=Settings(total_budget=budget, periods_per_year=4, annual_discount_rate=draw(st.floats(0, 0.3)),
+                          objective=draw(st.sampled_from(["net_value", "value", "target_mroi"])),
+                          spend_full_budget=draw(st.booleans()), solver=draw(st.sampled_from(["auto", "highs"])),
+                          time_limit_s=30),
+        periods=[Period(period=f"P{t}", seasonality=draw(st.floats(0.5, 1.5))) for t in range(n_per)],
+        segments=segs, channels=[Channel(channel=f"C{j}") for j in range(n_ch)], curves=curves)
+
+
+@settings(max_examples=_n(30), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(sc=realistic())
+@example(
+    sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.015625, clv_horizon_years=None, total_budget=206243.19593060002, objective='net_value', target_mroi=1.0, spend_full_budget=True, pwl_tolerance=0.001, solver='highs', time_limit_s=30.0), periods=[Period(period='P0', budget=None, seasonality=1.4375), Period(period='P1', budget=None, seasonality=1.25)], segments=[Segment(segment='S0', customers=0.0, prospects=None, margin_per_period=0.5, retention_rate=0.5731488971483619, referral_rate=0.0, min_spend=None, max_spend=None), Segment(segment='S1', customers=0.0, prospects=17568.08678705939, margin_per_period=220.28877223802237, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None), Segment(segment='S2', customers=0.0, prospects=0.0, margin_per_period=0.05, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=None, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=None, current_spend=None, max_change=None), Channel(channel='C2', min_spend=None, max_spend=None, cost_per_contact=None, current_spend=None, max_change=None)], curves=[Curve(segment='S0', channel='C0', program='acquisition', curve='saturation', a=10.0, b=93808.14879205805, shape=0.3436302285696604, max_spend=None), Curve(segment='S0', channel='C0', program='retention', curve='power', a=23533.67827537782, b=97030.10098788852, shape=0.5512293718749866, max_spend=None), Curve(segment='S0', channel='C2', program='retention', curve='log', a=96753.96337118339, b=99999.99999999999, shape=0.40552095896826884, max_spend=None), Curve(segment='S1', channel='C0', program='acquisition', curve='log', a=1.0, b=68955.83540432426, shape=0.8255720581324484, max_spend=None), Curve(segment='S1', channel='C0', program='retention', curve='power', a=30670.06860748125, b=30050.0, shape=0.5, max_spend=None), Curve(segment='S1', channel='C1', program='retention', curve='saturation', a=20749.0, b=24458.0, shape=1.0, max_spend=None), Curve(segment='S1', channel='C2', program='acquisition', curve='saturation', a=1.0, b=1.0, shape=1.0, max_spend=None), Curve(segment='S2', channel='C1', program='acquisition', curve='saturation', a=1.0, b=1.0, shape=1.0, max_spend=None)], curve_points=[], seasonality=[], constraints=[], scenarios=[]),
+).via('discovered failure')
+@example(
+    sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=142093.0, objective='net_value', target_mroi=1.0, spend_full_budget=True, pwl_tolerance=0.001, solver='highs', time_limit_s=30.0), periods=[Period(period='P0', budget=None, seasonality=0.5)], segments=[Segment(segment='S0', customers=0.0, prospects=None, margin_per_period=1.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None), Segment(segment='S1', customers=0.0, prospects=None, margin_per_period=1.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=None, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=None, current_spend=None, max_change=None)], curves=[Curve(segment='S1', channel='C0', program='retention', curve='saturation', a=1.0, b=1.0, shape=1.0, max_spend=None), Curve(segment='S1', channel='C1', program='retention', curve='saturation', a=1.0, b=2824.0, shape=1.0, max_spend=None)], curve_points=[], seasonality=[], constraints=[], scenarios=[]),
+).via('discovered failure')
+@example(
+    sc=Scenario(settings=Settings(scenario_name=None, currency='USD', periods_per_year=4, annual_discount_rate=0.0, clv_horizon_years=None, total_budget=10.0, objective='net_value', target_mroi=1.0, spend_full_budget=False, pwl_tolerance=0.001, solver='auto', time_limit_s=30.0), periods=[Period(period='P0', budget=None, seasonality=1.0), Period(period='P1', budget=None, seasonality=1.078125), Period(period='P2', budget=None, seasonality=0.5)], segments=[Segment(segment='S0', customers=0.0, prospects=0.0, margin_per_period=1.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None), Segment(segment='S1', customers=0.0, prospects=None, margin_per_period=0.5, retention_rate=0.1875, referral_rate=0.0, min_spend=None, max_spend=None), Segment(segment='S2', customers=0.0, prospects=None, margin_per_period=492.0, retention_rate=0.078125, referral_rate=0.0, min_spend=None, max_spend=None), Segment(segment='S3', customers=0.0, prospects=None, margin_per_period=1.0, retention_rate=0.0, referral_rate=0.0, min_spend=None, max_spend=None)], channels=[Channel(channel='C0', min_spend=None, max_spend=None, cost_per_contact=None, current_spend=None, max_change=None), Channel(channel='C1', min_spend=None, max_spend=None, cost_per_contact=None, current_spend=None, max_change=None)], curves=[Curve(segment='S0', channel='C0', program='acquisition', curve='saturation', a=1.0, b=1.0, shape=1.0, max_spend=None), Curve(segment='S1', channel='C0', program='acquisition', curve='hill', a=22747.0, b=1.0, shape=0.0625, max_spend=None), Curve(segment='S2', channel='C1', program='acquisition', curve='saturation', a=71712.0, b=43037.0, shape=1.0, max_spend=None)], curve_points=[], seasonality=[], constraints=[], scenarios=[]),
+).via('discovered failure')
+def test_realistic_scenarios_never_end_in_a_solver_error(sc):
+    plan = optimize(sc)
+    assert plan.status in ("optimal", "feasible", "infeasible"), (plan.status, plan.message)
+    if plan.ok:
+        assert np.isfinite(plan.summary["objective_value"])
+        # within the solvers' feasibility tolerance (1e-8 of a budget of 10 is round-off)
+        assert plan.summary["total_spend"] <= sc.settings.total_budget * (1 + 1e-7)

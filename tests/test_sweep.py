@@ -51,7 +51,8 @@ def test_resolve_matches_the_closed_form_and_certifies_at_every_budget(solver):
     opt.run()
     for budget in (20_000, 45_000, 90_000, 140_000, 60_000):
         solved = opt.resolve(budget)
-        assert solved.info["refine_rounds"] >= 1 and solved.model.per_period
+        # chord windows (HiGHS), or the exact fill on the real curves where only the budget binds
+        assert solved.model.per_period and (solved.info["refine_rounds"] >= 1 or solved.sol.solver == "exact fill")
         plan = opt.evaluate(solved)
         x, lam, best = closed_form(budget)
         assert plan.status == "optimal" and plan.summary["total_budget"] == budget

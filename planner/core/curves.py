@@ -71,7 +71,8 @@ class CurveSet:
         ok[(self.kind == POWER) & (self.s > 1)] = False
         for k in np.flatnonzero(self.kind == POINTS):
             x, y = self.knots(k)
-            slopes = np.diff(y) / np.diff(x)
+            with np.errstate(over="ignore"):  # a knot at 5e-324 has an infinite first slope
+                slopes = np.diff(y) / np.diff(x)
             ok[k] = bool(np.all(np.diff(slopes) <= 1e-12 * (1 + np.abs(slopes[:-1]))))
         return ok
 
@@ -182,7 +183,7 @@ def _points_segment(cs: CurveSet, cell: Int, x: Float) -> tuple[Float, Float, Fl
     y0 = np.where(has_prev, cs.pts_y[prev], 0.0)
     inside = count < n
     nxt = np.minimum(lo + count, len(cs.pts_x) - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         slope = np.where(inside, (cs.pts_y[nxt] - y0) / (cs.pts_x[nxt] - x0), 0.0)
     return x0, y0, slope, count, n
 
@@ -191,7 +192,8 @@ def _points_eval(cs: CurveSet, cell: Int, x: Float) -> Float:
     if not len(cell):
         return np.zeros(0)
     x0, y0, slope, _, _ = _points_segment(cs, cell, x)
-    return y0 + slope * (x - x0)  # flat after the last knot (slope 0)
+    with np.errstate(invalid="ignore"):  # inf·0 at a knot with an infinite slope before it
+        return np.where(x > x0, y0 + slope * (x - x0), y0)  # flat after the last knot (slope 0)
 
 
 def _points_slope(cs: CurveSet, cell: Int, x: Float) -> Float:

@@ -67,14 +67,30 @@ class Model:
     rate: Float           # customers per unit spend of each band column (σ·slope)
     w_cust: Float         # objective weight on customers per cell-period (max form)
     w_spend: Float        # objective weight on spend per cell-period (max form)
-    n_mip_rows: int = 0
+    n_mip_rows: int = 0       # rows after the scenario's (band order, or convexity rows)
     per_period: bool = False  # bands belong to cell-periods (``bands.cell`` is kt), not cells
+    #: a column-generation master (:mod:`planner.engine.columns`): each band column runs
+    #: from 0 to a point on the curve and a cell-period's columns are mixed (their weights
+    #: add up to at most 1), so its domain is its largest point, not the sum
+    hull: bool = False
+    band_cols: Int | None = None  # where the band columns are, when not first
+
+    def band_x(self, x: Float) -> Float:
+        """The band columns' values in ``x`` (in band order)."""
+        return x[: self.n_band_vars] if self.band_cols is None else x[self.band_cols]
+
+    @property
+    def band_upper(self) -> Float:
+        return self.band_x(self.lp.col_upper)
 
     @property
     def cap_kt(self) -> Float:
         """Chord domain of each cell-period: the most its band columns can hold."""
-        return np.bincount(self.var_kt, weights=self.lp.col_upper[: self.n_band_vars],
-                           minlength=self.ix.K * self.ix.P)
+        if self.hull:
+            out = np.zeros(self.ix.K * self.ix.P)
+            np.maximum.at(out, self.var_kt, self.band_upper)
+            return out
+        return np.bincount(self.var_kt, weights=self.band_upper, minlength=self.ix.K * self.ix.P)
 
     @property
     def err_kt(self) -> Float:
@@ -86,10 +102,10 @@ class Model:
 
     def spend(self, x: Float) -> Float:
         """Spend per cell-period from a column vector."""
-        return np.bincount(self.var_kt, weights=x[: self.n_band_vars], minlength=self.ix.K * self.ix.P)
+        return np.bincount(self.var_kt, weights=self.band_x(x), minlength=self.ix.K * self.ix.P)
 
     def chord_customers(self, x: Float) -> Float:
-        return np.bincount(self.var_kt, weights=(x[: self.n_band_vars] * self.rate), minlength=self.ix.K * self.ix.P)
+        return np.bincount(self.var_kt, weights=(self.band_x(x) * self.rate), minlength=self.ix.K * self.ix.P)
 
     def aux_values(self, spend_kt: Float) -> Float:
         if not self.n_aux:
@@ -153,7 +169,7 @@ def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: 
     w_cust, w_spend, sign = objective_weights(ix)
 
     n_rows = len(rows)
-    indptr, indices, data = _band_columns(rows, var_kt, rate, K * P, n_rows)
+    indptr, indices, data = band_columns(rows, var_kt, rate, K * P, n_rows)
     if n_aux:
         indptr, indices, data = _append_columns(indptr, indices, data, rows.aux_row, rows.aux_col, rows.aux_coef, n_aux)
 
@@ -186,7 +202,7 @@ def build_model(ix: Index, bands: Bands, rows: FrozenRows | None = None, n_aux: 
                  w_cust, w_spend, n_mip_rows=n_all_rows - n_rows, per_period=per_period)
 
 
-def _band_columns(rows: FrozenRows, var_kt: Int, rate: Float, n_kt: int, n_rows: int) -> tuple[Int, Int, Float]:
+def band_columns(rows: FrozenRows, var_kt: Int, rate: Float, n_kt: int, n_rows: int) -> tuple[Int, Int, Float]:
     """CSC arrays of the band columns, built directly (no COO sort over all nonzeros).
 
     Every band of a cell-period has the rows of that cell-period, with coefficient
@@ -273,10 +289,9 @@ def out_of_order(model: Model, x: Float | None) -> NDArray[np.bool_]:
     """Cells where the solution fills a band while an earlier band of the same cell-period
     is not full (possible only when a row rewards fewer customers)."""
     out = np.zeros(model.ix.K, dtype=bool)
-    if x is None:
+    if x is None or model.hull:  # a master's columns are mixed, not filled in order
         return out
-    nv = model.n_band_vars
-    x, width, kt = x[:nv], model.lp.col_upper[:nv], model.var_kt
+    x, width, kt = model.band_x(x), model.band_upper, model.var_kt
     tol = 1e-7 * (1.0 + width)
     bad = (kt[1:] == kt[:-1]) & (x[1:] > tol[1:]) & (x[:-1] < width[:-1] - tol[:-1])
     out[model.ix.kt_cell[kt[1:][bad]]] = True

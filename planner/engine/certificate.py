@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.core.curves import BestSpend, response, second_derivative
+from planner.core.curves import POINTS, BestSpend, response, second_derivative
 from planner.core.linear_program import Model
 from planner.core.rows import Float
 from planner.core.scenario_arrays import Index
@@ -59,6 +59,16 @@ def kept_caps(model: Model) -> Float:
     keep = ~mixed & np.isfinite(upper) & ((count == 1) | (upper <= 0))
     m = keep[row]
     np.minimum.at(cap, kt[m], np.maximum(upper[row[m]], 0.0) / a_spend[m])
+    # a row of non-negative terms capped at 0 (``new customers ≤ 0``) forces every term to
+    # 0: a cell-period whose customers it counts spends nothing where its curve rises from 0
+    signed = np.zeros(n, dtype=bool)
+    np.logical_or.at(signed, row, (a_cust < 0) | (a_spend < 0))
+    signed[rows.aux_row] = True
+    zero = ~signed & (upper <= 0)
+    curves = model.ix.curves
+    rising = (curves.kind != POINTS) & ~(curves.a <= 0)
+    m = zero[row] & (a_cust > 0) & rising[model.ix.kt_cell[kt]]
+    cap[kt[m]] = 0.0
     return cap
 
 
@@ -130,7 +140,8 @@ def formula_bound(model: Model) -> float:
     """The chord-error bound ``Σ_kt |w|·σ·err_k`` (doubled for non-concave cells)."""
     ix = model.ix
     err = np.where(ix.curves.concave()[ix.kt_cell], 1.0, 2.0) * model.err_kt
-    return float(np.sum(np.abs(model.w_cust) * ix.kt_sigma * err))
+    w = np.abs(model.w_cust) * ix.kt_sigma
+    return float(np.sum(w * np.where(w > 0, err, 0.0)))  # window chords have no error bound (inf)
 
 
 def mip_gap_bound(model: Model, sol, true_objective: float) -> float:

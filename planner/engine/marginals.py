@@ -5,7 +5,7 @@ degenerate.  Where it is (period budgets that add up to the total budget, a cell
 ending on a chord breakpoint or on its spend cap) the dual is one of many and may say
 that raising the total budget returns 1.16 when it returns nothing.  So every binding
 limit that can be moved alone in the scenario is moved a little either way and the
-scenario re-optimised through the optimiser's public surface (``type(opt)(scenario,
+scenario re-optimised through the optimiser's public surface (``opt.nearby(scenario,
 ...).run()``): the two one-sided differences are the gain from relaxing the limit and the
 loss from tightening it.  Where they agree (no kink) the LP dual is kept if it agrees too
 (it is the exact derivative), otherwise their mean is reported; where they differ the
@@ -56,6 +56,8 @@ class _Optimizer(Protocol):
 
     def run(self) -> Plan: ...
 
+    def nearby(self, scenario: Scenario, time_limit: float) -> _Optimizer: ...
+
 
 def true_marginals(opt: _Optimizer, plan: Plan, *, max_resolves: int = MAX_RESOLVES) -> Plan:
     """Replace the plan's shadow prices by what relaxing each binding limit alone returns.
@@ -63,7 +65,7 @@ def true_marginals(opt: _Optimizer, plan: Plan, *, max_resolves: int = MAX_RESOL
     Parameters
     ----------
     opt : Optimizer
-        The optimiser that produced ``plan``; re-solves use ``type(opt)`` with its solver.
+        The optimiser that produced ``plan``; re-solves use ``opt.nearby`` (warm where it can be).
     plan : Plan
         An evaluated plan; plans without a solution are returned unchanged.
     max_resolves : int, default MAX_RESOLVES
@@ -179,7 +181,7 @@ def _solve(opt: _Optimizer, scenario: Scenario, deadline: float) -> float:
     """The maximised objective of a re-optimised scenario; -inf when infeasible, NaN when
     the re-solve failed."""
     remaining = max(0.5, deadline - time.perf_counter())
-    plan = type(opt)(scenario, solver=opt.solver, time_limit=remaining).run()  # type: ignore[call-arg]
+    plan = opt.nearby(scenario, remaining).run()
     if plan.status == "infeasible":
         return -math.inf
     return _objective(plan.summary) if plan.ok else math.nan

@@ -14,7 +14,8 @@ from typing import Any
 from planner.core.linear_program import Model
 from planner.core.plan import Plan
 from planner.core.scenario_arrays import Index
-from planner.engine import outcome, refinement, sweep
+from planner.core.types import Float, Int
+from planner.engine import columns, exact_fill, outcome, refinement, sweep
 from planner.engine.marginals import true_marginals
 from planner.engine.plan_assembly import clean_spend, headline, true_customers
 from planner.engine.workspace import Workspace
@@ -78,6 +79,16 @@ class Optimizer:
         self.scenario = scenario
         self.ws = Workspace.build(scenario, solver, time_limit, max_budget)
         self.state = sweep.SweepState()
+        self.seed: tuple[Int, Float] | None = None  # first breakpoints of a master (see nearby)
+
+    def nearby(self, scenario: Scenario, time_limit: float) -> Optimizer:
+        """An optimiser for ``scenario`` (this one with a limit moved a little: the marginal
+        re-solves) whose column generation starts from this one's breakpoints."""
+        other = type(self)(scenario, solver=self.solver, time_limit=time_limit)
+        master = self.state.master
+        if master is not None and other.ws.cap.shape == self.ws.cap.shape and other.ix.P == self.ix.P:
+            other.seed = (master.kt, master.lo)
+        return other
 
     @property
     def ix(self) -> Index:
@@ -99,10 +110,7 @@ class Optimizer:
         ws = self.ws
         ws.start_clock()
         budget = ws.scenario.settings.total_budget if total_budget is None else float(total_budget)
-        out = refinement.solve_refined(ws, ws.bands, budget)
-        if out.sol.x is not None:
-            out = refinement.tighten(ws, out, budget)
-        ws.bands_memo = out.bands
+        out = self._first(budget)
         info = outcome.run_info(ws, out.sol, started, out.solve_s, out.rounds, out.model)
         if out.sol.x is None:
             return outcome.failed(ws, out.model, out.sol, info)
@@ -112,6 +120,25 @@ class Optimizer:
         self.state.keep_model(ws, out.model)
         self.state.record(out.model, out.sol)
         return plan
+
+    def _first(self, budget: float) -> refinement.Refined:
+        """The first solve: the exact fill where only the budget binds, column generation on
+        the real curves for other concave scenarios, chord bands refined otherwise (S-shaped
+        curves, CBC, customer limits that need band order) or where the master found nothing."""
+        ws = self.ws
+        probe = exact_fill.applies(ws, budget)
+        if probe is not None:
+            return exact_fill.fill(ws, probe, budget)
+        if columns.applies(ws):
+            master, out = columns.solve_columns(ws, budget, seed=self.seed)
+            if out.sol.x is not None or ws.out_of_time():
+                self.state.master = master
+                return out
+        out = refinement.solve_refined(ws, ws.bands, budget)
+        if out.sol.x is not None:
+            out = refinement.tighten(ws, out, budget)
+        ws.bands_memo = out.bands
+        return out
 
     def resolve(self, total_budget: float) -> Solved:
         """Solve at a total budget, re-using the model and the last solution, without
@@ -136,14 +163,16 @@ class Optimizer:
         """``status`` and the headline figures of a :meth:`resolve` result (real curves),
         without building the plan's tables."""
         sol = solved.sol
-        status = outcome.plan_status(sol)
         if sol.x is None:
-            return {"status": status}
+            return {"status": outcome.plan_status(sol)}
+        gap = outcome.certified_gap(self.ws, solved.model, sol, solved.model.spend(sol.x))
         memo = self.ws.bound_memo
-        if memo is not None and memo.sol is sol:  # the resolve's gap check evaluated it
+        if memo is not None and memo.sol is sol:  # the certificate evaluated it
             spend, cust = memo.spend, memo.cust
         else:
-            spend = clean_spend(solved.model.spend(sol.x))
+            spend = clean_spend(solved.model.spend(sol.x), self.ix)
             cust, _ = true_customers(self.ix, spend)
         dual = 0.0 if sol.row_dual is None else -float(sol.row_dual[0])
-        return {"status": status, **headline(self.ix, spend, cust, dual)}
+        figures = headline(self.ix, spend, cust, dual)
+        objective = figures.get("objective_value", float(solved.model.w_cust @ cust - solved.model.w_spend @ spend))
+        return {"status": outcome.certified_status(sol, gap, objective), **figures}

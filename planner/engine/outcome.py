@@ -20,13 +20,17 @@ from planner.core.linear_program import Model, build_model
 from planner.core.plan import Plan
 from planner.core.rows import FrozenRows
 from planner.core.scenario_arrays import Index
+from planner.core.types import Float
 from planner.engine import certificate as certify
 from planner.engine.infeasibility import explain_infeasible
 from planner.engine.plan_assembly import assemble
+from planner.engine.refinement import GAP_TARGET
 from planner.engine.workspace import Workspace, true_objective
 from planner.scenario.models import Scenario
 from planner.solvers import Solution, Status
 
+#: a certified gap below this (objective units) is optimal whatever the objective's size
+ABS_GAP = 1e-6
 MIP_WARNING = ("Shadow prices come from the LP with the band choices of the mixed-integer solution fixed "
                "(S-shaped curves, or cells whose customers an upper limit caps: their bands must fill in order).")
 
@@ -36,16 +40,31 @@ def plan_status(sol: Solution) -> str:
     return str(Status.ERROR if sol.status == Status.UNBOUNDED else sol.status)
 
 
+def certified_gap(ws: Workspace, model: Model, sol: Solution, spend: Float) -> float:
+    """How far the plan of ``sol`` may be from the true optimum (objective units)."""
+    if model.lp.is_mip or sol.row_dual is None:
+        return certify.mip_gap_bound(model, sol, true_objective(model, spend))
+    b = ws.certify(model, sol, spend)
+    if model.lp.row_upper[0] <= 0 and ws.budget_covers_all:
+        return 0.0  # no budget: spending nothing is the only plan
+    return min(max(0.0, b.upper - b.true_obj), certify.formula_bound(model) + _abs_tol(model))
+
+
+def certified_status(sol: Solution, gap: float, objective: float) -> str:
+    """``optimal`` only when the certified gap is within ``GAP_TARGET`` of the objective
+    (or ``ABS_GAP``); a solution the solver called optimal is ``feasible`` otherwise."""
+    status = plan_status(sol)
+    if status == Status.OPTIMAL and gap > max(GAP_TARGET * abs(objective), ABS_GAP):
+        return str(Status.FEASIBLE)
+    return status
+
+
 def evaluate(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
     """The plan of a solution with spend, on the real curves, with its certified gap."""
     ix = ws.ix if scenario is None else Index.build(scenario)
     assert sol.x is not None
     spend = model.spend(sol.x)
-    if model.lp.is_mip or sol.row_dual is None:
-        gap = certify.mip_gap_bound(model, sol, true_objective(model, spend))
-    else:
-        b = ws.certify(model, sol, spend)
-        gap = min(max(0.0, b.upper - b.true_obj), certify.formula_bound(model) + _abs_tol(model))
+    gap = certified_gap(ws, model, sol, spend)
     activity = model.lp.A @ sol.x
     rows = model.rows if scenario is None else _rows_for(model.rows, scenario)
     plan = assemble(ix, rows, spend, str(sol.status), row_dual=sol.row_dual, row_activity=activity,
@@ -53,6 +72,15 @@ def evaluate(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: S
     if model.lp.is_mip:
         plan.summary["mip_gap"] = sol.mip_gap
         plan.warnings.append(MIP_WARNING)
+    objective = abs(float(plan.summary.get("objective_value") or 0.0))
+    if certified_status(sol, gap, objective) == Status.FEASIBLE:
+        # "optimal" is a promise the certificate must keep
+        plan.status = plan.summary["status"] = str(Status.FEASIBLE)
+        stopped = ws.out_of_time() or sol.status == Status.FEASIBLE
+        why = "the time limit (time_limit_s) was reached" if stopped else "the method stopped"
+        plan.warnings.append(
+            f"The plan is within {gap:,.6g} of the best possible objective (certified gap "
+            f"{gap / max(objective, 1e-300):.4%}); 'optimal' requires {GAP_TARGET:.2%}: {why}.")
     return plan
 
 
@@ -61,6 +89,9 @@ def failed(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: Sce
     scen = scenario or ws.scenario
     plan = Plan(scenario=scen, status=plan_status(sol), message=sol.message, run_info=info)
     plan.summary = {"status": plan.status}
+    if sol.status == Status.TIME_LIMIT:
+        plan.message = (f"No feasible plan was found within time_limit_s = {ws.time_limit:g} s "
+                        f"({sol.message}); raise time_limit_s in Settings.")
     if sol.status == Status.INFEASIBLE:
         wide = chord_bands(ws.ix.curves, ws.ix.spend_cap(relaxed=True), scen.settings.pwl_tolerance)
         wide_model = build_model(ws.ix, wide, ws.rows, ws.n_aux)

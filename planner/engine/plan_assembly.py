@@ -68,7 +68,7 @@ def assemble(
 ) -> Plan:
     """Build the Plan for spend per cell-period ``spend`` (real-curve evaluation)."""
     sc, st = ix.scenario, ix.scenario.settings
-    spend = clean_spend(spend)
+    spend = clean_spend(spend, ix)
     cust, scale = true_customers(ix, spend)
     value = ix.kt_value * cust
     d = ix.kt_discount
@@ -135,13 +135,19 @@ def assemble(
 SPEND_DUST = 1e-7
 
 
-def clean_spend(spend: Float) -> Float:
+def clean_spend(spend: Float, ix: Index | None = None) -> Float:
     """Spend with the solver's round-off set to zero, so that no customers and no ratio (a
     share, a CAC) are reported for money that was never spent: amounts below
     ``SPEND_DUST`` or below 1e-9 of the plan's total.  Not relative to the budget: a plan
     far below its budget keeps every real amount (zeroing a real 1e-5 of a 0.3 plan on a
-    budget of 18 000 broke its share ceiling by 1e-5)."""
-    return np.where(spend > max(SPEND_DUST, 1e-9 * float(np.abs(spend).sum())), spend, 0.0)
+    budget of 18 000 broke its share ceiling by 1e-5).  With ``ix``, an amount that buys
+    a hundredth of a customer or more (and 1e-9 of the plan's, after the caps) is never round-off,
+    however small (a hill curve of shape 0.3 saves a customer for 3.5e-8)."""
+    cut = spend <= max(SPEND_DUST, 1e-9 * float(np.abs(spend).sum()))
+    if ix is not None and cut.any():  # customers as reported: a binding cap scales them away
+        bought, _ = true_customers(ix, spend)
+        cut &= bought <= max(1e-2, 1e-9 * float(bought.sum()))
+    return np.where(cut, 0.0, spend)
 
 
 def headline(ix: Index, spend: Float, cust: Float, budget_dual: float) -> dict[str, float]:

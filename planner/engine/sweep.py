@@ -1,5 +1,8 @@
 """The budget sweep: re-solve one scenario at many budgets (a frontier) quickly.
 
+Where only the budget binds, every budget is the exact fill; other concave scenarios
+re-solve the kept column-generation master (:mod:`.columns`), warm, at each budget.  What
+follows is the path of the others (and of a master that found no plan at some budget).
 The first budget is solved on a coarse anchor grid (:func:`anchor`) and kept; every later
 budget of concave curves is solved on chord windows per cell-period (a sequential LP,
 :func:`window_solve`) that narrow until the certified gap is within ``REFINE_GAP``,
@@ -19,6 +22,7 @@ from planner.core.chords import Bands
 from planner.core.linear_program import Model, out_of_order
 from planner.core.rows import Float
 from planner.engine import certificate as certify
+from planner.engine import columns, exact_fill
 from planner.engine.plan_assembly import true_customers
 from planner.engine.refinement import REFINE_GAP, Refined, refine, solve_refined
 from planner.engine.windows import anchor_bands, budget_target, window_bands
@@ -31,6 +35,8 @@ from planner.solvers.greedy import greedy_exact
 SWEEP_REFINE_ROUNDS = 1
 #: chord windows of a frontier re-run: first half-width (share of the spend) and rounds
 SWEEP_WINDOW = 0.05
+#: certified gap of a frontier point solved by column generation (as a plan from optimize)
+SWEEP_GAP = 1e-6
 MAX_SWEEP_ROUNDS = 6
 
 
@@ -38,6 +44,7 @@ MAX_SWEEP_ROUNDS = 6
 class SweepState:
     """What one budget's solve leaves for the next."""
 
+    master: columns.Master | None = None      # the column-generation master (concave scenarios)
     model: Model | None = None                # the kept model (re-solved at other budgets)
     session: HighsSession | None = None       # its warm HiGHS session
     last: tuple[Model, Solution] | None = None  # the last LP solved with duals
@@ -72,6 +79,13 @@ def windowable(ws: Workspace) -> bool:
 
 def resolve(ws: Workspace, state: SweepState, budget: float) -> Refined:
     """One budget of a sweep (see the module doc)."""
+    probe = exact_fill.applies(ws, budget)
+    if probe is not None:
+        return exact_fill.fill(ws, probe, budget)
+    if columns.applies(ws):
+        out = _on_master(ws, state, budget)
+        if out.sol.x is not None or ws.out_of_time():
+            return out
     if state.model is None:
         out = anchor(ws, state, budget)
     else:
@@ -79,6 +93,15 @@ def resolve(ws: Workspace, state: SweepState, budget: float) -> Refined:
         out = win if win is not None else rerun_kept(ws, state, budget)
     state.record(out.model, out.sol)
     return out
+
+
+def _on_master(ws: Workspace, state: SweepState, budget: float) -> Refined:
+    """Column generation at ``budget`` on the kept master (warm: its breakpoints and basis
+    carry over from the last budget), or on a new one."""
+    if state.master is None:
+        state.master, out = columns.solve_columns(ws, budget, SWEEP_GAP)
+        return out
+    return columns.generate(ws, state.master, budget, SWEEP_GAP)
 
 
 def anchor(ws: Workspace, state: SweepState, budget: float) -> Refined:

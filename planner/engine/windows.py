@@ -28,10 +28,10 @@ def window_bands(ix: Index, cap_kt: Float, centre: Float, target: Float, width: 
     z = np.sort(np.clip(z, 0.0, X[:, None]), axis=1)
     # every cell-period keeps all seven columns (empty ones have width 0), so successive
     # window LPs have the same layout and one's simplex basis can start the next
-    return _grid_bands(ix.curves, ix.kt_cell[kt], kt, z)
+    return grid_bands(ix.curves, ix.kt_cell[kt], kt, z)
 
 
-def _grid_bands(cs: CurveSet, curve: Int, owner: Int, z: Float) -> Bands:
+def grid_bands(cs: CurveSet, curve: Int, owner: Int, z: Float) -> Bands:
     """Chords between each row's sorted breakpoints ``z`` (one row per ``owner``, on curve
     ``curve``), the curve evaluated once per breakpoint.  Chord errors are not computed
     (``err`` is ``inf``: no bound rests on these chords; the certificate is the Lagrangian
@@ -52,7 +52,7 @@ ANCHOR_GRID = np.array([0.0, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.7, 1
 def anchor_bands(cs: CurveSet, cap: Float) -> Bands:
     """Chord bands of every cell on a fixed grid of shares of its cap (``ANCHOR_GRID``)."""
     cells = np.flatnonzero(cap > 0)
-    return _grid_bands(cs, cells, cells, cap[cells][:, None] * ANCHOR_GRID[None, :])
+    return grid_bands(cs, cells, cells, cap[cells][:, None] * ANCHOR_GRID[None, :])
 
 
 def budget_target(ix: Index, c1: Float, c2: Float, a0: Float, cap: Float, budget: float,

@@ -77,6 +77,14 @@ class Workspace:
         ws.start_clock()
         return ws
 
+    @property
+    def budget_covers_all(self) -> bool:
+        """True when every cell-period's spend counts against the total budget (row 0)."""
+        rows = self.rows
+        on = np.zeros(self.ix.K * self.ix.P, dtype=bool)
+        on[rows.e_kt[(rows.e_row == 0) & (rows.e_spend > 0)]] = True
+        return bool(on.all())
+
     # the clock -------------------------------------------------------------------------
     def start_clock(self) -> None:
         """The time limit covers one whole run (every solve of it) from now."""
@@ -116,14 +124,14 @@ class Workspace:
     # solving ---------------------------------------------------------------------------
     def solve_model(self, model: Model, *, session: HighsSession | None = None) -> Solution:
         """One solve of ``model`` by the chosen solver: the greedy fill where it is exact
-        (``auto``), HiGHS, or CBC; ``auto`` falls back to CBC when HiGHS fails."""
+        (``auto``), HiGHS, or CBC; CBC answers when HiGHS fails."""
         if self.solver == "auto" and greedy_exact(model):
             return solve(model, "greedy")
         if self.solver == "cbc":
             return solve(model.lp, "cbc", self.remaining())
         self.session = session if session is not None else HighsSession(model.lp)
         sol = solve(model.lp, "highs", self.remaining(), session=self.session)
-        if self.solver == "auto" and sol.status == Status.ERROR:
+        if sol.status == Status.ERROR:  # a second opinion beats an error (run_info names the solver)
             sol = solve(model.lp, "cbc", self.remaining())
         return sol
 
@@ -156,7 +164,7 @@ class Workspace:
         if self.bound_memo is None or self.bound_memo.sol is not sol:
             assert sol.row_dual is not None
             upper, arg = certify.lagrangian(model, sol.row_dual)
-            real = clean_spend(spend)
+            real = clean_spend(spend, model.ix)
             cust, _ = true_customers(model.ix, real)
             self.bound_memo = Bound(sol, upper, objective(model, real, cust), arg, real, cust)
         return self.bound_memo
@@ -176,5 +184,5 @@ def objective(model: Model, spend: Float, cust: Float) -> float:
 
 def true_objective(model: Model, spend: Float) -> float:
     """The maximised objective of the plan the report will show (round-off spend is none)."""
-    spend = clean_spend(spend)
+    spend = clean_spend(spend, model.ix)
     return objective(model, spend, true_customers(model.ix, spend)[0])

@@ -11,12 +11,13 @@ plan never rests on an answer that breaks a constraint.  Outcomes are returned, 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from planner.core.linear_program import LinearProgram, Model
 from planner.errors import SolverError
 from planner.solvers.cbc import solve_cbc
 from planner.solvers.greedy import solve_greedy
-from planner.solvers.highs import HighsSession
+from planner.solvers.highs import HighsSession, scale_factors
 from planner.solvers.result import Float, Solution, Status
 
 #: largest row violation, relative to what the row can reach, accepted from a solver
@@ -50,16 +51,35 @@ def solve(problem: LinearProgram | Model, solver: str = "highs", time_limit: flo
             raise SolverError("the greedy fill needs the Model, not only its LP")
         sol = solve_greedy(problem)
     elif solver == "cbc":
-        sol = solve_cbc(lp, time_limit)
+        sol = _cbc_scaled(lp, time_limit)
     elif solver == "highs":
-        sol = (session if session is not None else HighsSession(lp)).solve(time_limit)
+        sol = check(lp, (session if session is not None else HighsSession(lp)).solve(time_limit))
+        if sol.status == Status.ERROR and not sol.message.startswith("HiGHS rejected"):
+            # HiGHS's dual simplex without presolve can end "Unknown", or with an answer that
+            # breaks a row, on a badly conditioned LP (a full budget on curves of shape 0.05):
+            # presolve on is a second opinion
+            sol = HighsSession(lp, presolve="on").solve(time_limit)
     else:
         raise SolverError(f"unknown solver {solver!r}: expected one of {', '.join(BACKENDS)}")
     sol = check(lp, sol)
     if lp.is_mip and sol.x is not None:
         fixed = fix_integers(lp, sol.x)
-        dual = solve_cbc(fixed, time_limit) if solver == "cbc" else HighsSession(fixed).solve(time_limit)
+        dual = _cbc_scaled(fixed, time_limit) if solver == "cbc" else HighsSession(fixed).solve(time_limit)
         sol.row_dual = dual.row_dual
+    return sol
+
+
+def _cbc_scaled(lp: LinearProgram, time_limit: float) -> Solution:
+    """CBC on the LP with its wild columns measured in their width (as HiGHS sees them:
+    :func:`~planner.solvers.highs.scale_factors`); the answer in the LP's own units."""
+    col, _, _ = scale_factors(lp)
+    if (col == 1.0).all():
+        return solve_cbc(lp, time_limit)
+    scaled = LinearProgram(lp.c * col, lp.col_lower / col, lp.col_upper / col, (lp.A @ sp.diags(col)).tocsc(),
+                           lp.row_lower, lp.row_upper, lp.integrality, lp.obj_sign)
+    sol = solve_cbc(scaled, time_limit)
+    if sol.x is not None:
+        sol.x = sol.x * col
     return sol
 
 

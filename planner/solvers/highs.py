@@ -12,9 +12,39 @@ import time
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from planner.core.linear_program import LinearProgram
 from planner.solvers.result import Solution, Status
+
+#: a column with a coefficient above this is measured in its width (see scale_factors)
+COEF_LIMIT = 1e7
+
+
+def _pow2(v: np.ndarray) -> np.ndarray:
+    """The power of two nearest to each positive ``v`` (1 where ``v`` is not positive and finite)."""
+    ok = np.isfinite(v) & (v > 0)
+    return np.where(ok, np.exp2(np.round(np.log2(np.where(ok, v, 1.0)))), 1.0)
+
+
+def scale_factors(lp: LinearProgram) -> tuple[np.ndarray, np.ndarray, float]:
+    """(column, row, objective) scale factors, powers of two.
+
+    Only columns whose coefficients leave the range HiGHS handles well are measured in
+    their width (a band's upper bound): a band of 1e-12 money on a hill curve of shape 0.05
+    has a slope past HiGHS's infinity (1e20) in money units.  Everything else keeps its
+    units: scaling every column and row was measured 30–70× slower on the medium
+    constrained benchmark (HiGHS's own scaling does better there).  HiGHS solves
+    ``min κ·c·D·y`` s.t. ``R·l ≤ R·A·D·y ≤ R·u``, ``x = D·y``.
+    """
+    n_row, n_col = lp.A.shape
+    col = np.ones(n_col)
+    if n_col:
+        big = abs(lp.A).max(axis=0).toarray().ravel()
+        big = np.maximum(big, np.abs(lp.c))
+        wild = (big > COEF_LIMIT) & np.isfinite(lp.col_upper) & (lp.col_upper > 0) & ~lp.integrality
+        col[wild] = _pow2(lp.col_upper[wild])
+    return col, np.ones(n_row), 1.0
 
 
 def _new_highs(highspy):
@@ -48,16 +78,23 @@ class HighsSession:
         h.setOptionValue("presolve_rule_off", 8192)
         n_row, n_col = lp.A.shape
         inf = highspy.kHighsInf
+        self.col_scale, self.row_scale, self.obj_scale = scale_factors(lp)
         A = lp.A.tocsc()
+        # HiGHS sees columns in units of their width and rows in units of their largest
+        # coefficient (powers of two: no round-off): a band of 1e-12 money on a hill curve of
+        # shape 0.05 has a slope past HiGHS's infinity (1e20) in money units, and customers
+        # worth 1e-9 per unit of money against bounds of 1e7 fall under its tolerances
+        A = (sp.diags(self.row_scale) @ A @ sp.diags(self.col_scale)).tocsc()
+        lo, up = lp.row_lower * self.row_scale, lp.row_upper * self.row_scale
         # the array overload of passModel: no per-element conversion to Python lists
         status = h.passModel(
             int(n_col), int(n_row), int(A.nnz), int(highspy.MatrixFormat.kColwise),
             int(highspy.ObjSense.kMinimize), 0.0,
-            np.ascontiguousarray(lp.c, dtype=np.float64),
-            np.ascontiguousarray(lp.col_lower, dtype=np.float64),
-            np.where(np.isinf(lp.col_upper), inf, lp.col_upper).astype(np.float64),
-            np.where(np.isinf(lp.row_lower), -inf, lp.row_lower).astype(np.float64),
-            np.where(np.isinf(lp.row_upper), inf, lp.row_upper).astype(np.float64),
+            np.ascontiguousarray(lp.c * self.col_scale * self.obj_scale, dtype=np.float64),
+            np.ascontiguousarray(lp.col_lower / self.col_scale, dtype=np.float64),
+            np.where(np.isinf(lp.col_upper), inf, lp.col_upper / self.col_scale).astype(np.float64),
+            np.where(np.isinf(lo), -inf, lo).astype(np.float64),
+            np.where(np.isinf(up), inf, up).astype(np.float64),
             A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(np.float64),
             lp.integrality.astype(np.int32),
         )
@@ -71,13 +108,28 @@ class HighsSession:
         """The simplex basis of the last solve (to start an LP of the same shape)."""
         return self.h.getBasis()
 
+    @staticmethod
+    def make_basis(col_status: Any, row_status: list) -> Any:
+        """A HiGHS basis from column statuses (0 lower, 1 basic, 2 upper) and row statuses
+        as :meth:`basis` gave them."""
+        import highspy
+
+        lut = [highspy.HighsBasisStatus(k) for k in range(5)]
+        out = highspy.HighsBasis()
+        out.col_status = [lut[k] for k in np.asarray(col_status).tolist()]
+        out.row_status = row_status
+        out.valid = True
+        return out
+
     def start_from(self, basis: Any) -> None:
         """Start the next solve from ``basis`` (from an LP with the same rows and columns)."""
         self.h.setBasis(basis)
 
     def set_row_bounds(self, row: int, lower: float, upper: float) -> None:
         inf = self._hs.kHighsInf
-        self.h.changeRowBounds(int(row), -inf if np.isinf(lower) else float(lower), inf if np.isinf(upper) else float(upper))
+        r = float(self.row_scale[row])
+        self.h.changeRowBounds(int(row), -inf if np.isinf(lower) else float(lower) * r,
+                               inf if np.isinf(upper) else float(upper) * r)
         self.lp.row_lower[row] = lower
         self.lp.row_upper[row] = upper
 
@@ -104,13 +156,13 @@ class HighsSession:
         info = h.getInfo()
         if status in (Status.OPTIMAL, Status.TIME_LIMIT) and info.primal_solution_status >= 1:
             s = h.getSolution()
-            sol.x = np.asarray(s.col_value, dtype=float)
-            sol.objective = float(info.objective_function_value)
+            sol.x = np.asarray(s.col_value, dtype=float) * self.col_scale
+            sol.objective = float(info.objective_function_value) / self.obj_scale
             if self.lp.is_mip:
                 sol.mip_gap = float(info.mip_gap)
-                sol.mip_bound = float(info.mip_dual_bound)
+                sol.mip_bound = float(info.mip_dual_bound) / self.obj_scale
             elif s.dual_valid:
-                sol.row_dual = np.asarray(s.row_dual, dtype=float)
+                sol.row_dual = np.asarray(s.row_dual, dtype=float) * self.row_scale / self.obj_scale
         elif status == Status.TIME_LIMIT:
             sol.message = "time limit reached before a feasible plan was found"
         return sol

@@ -2,8 +2,9 @@
 
 ``python tests/benchmarks/bench.py run SIZE VARIANT DIR`` prints one JSON record: the
 end-to-end timings of planner on a synthetic workbook (read, build, solve, evaluate,
-write), its peak memory and model size, then the same final LP solved by the reference
-solvers.  Each record is measured in a fresh process so that the peak resident memory is
+write), its peak memory and model size, then the chord-band LP of the method before
+issue 18 by HiGHS.  ``bench.py kkt N`` checks N channels' spend against the exact KKT
+allocation.  Each record is measured in a fresh process so that the peak resident memory is
 the run's own.  ``python tests/benchmarks/bench.py frontier SIZE VARIANT`` times a 21-point
 frontier against one optimisation.
 """
@@ -29,13 +30,10 @@ from planner import read_scenario, write_plan, write_scenario
 from planner.analysis.frontier import frontier
 from planner.core.linear_program import build_model
 from planner.engine.optimizer import Optimizer, optimize
-from planner.solvers import HighsSession, solve
+from planner.solvers import HighsSession
 from planner.solvers.greedy import greedy_exact, solve_greedy
 
-#: CBC goes through PuLP, which builds one Python object per coefficient: small, and medium
-#: budget-only (PuLP alone needs about a minute for the medium constrained LP's 1M nonzeros)
-CBC_RUNS = (("small", "budget"), ("small", "constrained"), ("medium", "budget"))
-#: seconds a reference may take before it is stopped (reported as "≥ limit")
+#: seconds the chord-band LP (the method before issue 18) may take before it is stopped
 REF_TIME_LIMIT = {"small": 20.0, "medium": 10.0, "large": 10.0}
 
 
@@ -60,7 +58,7 @@ def _fastest(first: float, again: Any) -> float:
 
 
 def run(size: str, variant: str, workdir: Path) -> dict[str, Any]:
-    """Planner end to end on a synthetic workbook, then references on the same LP."""
+    """Planner end to end on a synthetic workbook, then the chord-band LP of the old method."""
     scenario = synth.scenario(size, variant)
     src = workdir / f"{size}_{variant}.xlsx"
     out = workdir / f"{size}_{variant}_plan.xlsx"
@@ -76,9 +74,9 @@ def run(size: str, variant: str, workdir: Path) -> dict[str, Any]:
     peak = _peak_mb()
     info = plan.run_info
     build, solve_s = float(info["build_seconds"]), float(info["solve_seconds"])
-    # the table keeps the first run; the build target holds a short build against a short
-    # solve, so there both are the fastest of three (as every short solve below)
-    build_best = _fastest(build, lambda: float(Optimizer(read).run().run_info["build_seconds"]))
+    # the table keeps the first run; short builds are the fastest of three
+    build_best = build if size == "xl" else _fastest(
+        build, lambda: float(Optimizer(read).run().run_info["build_seconds"]))
     rec: dict[str, Any] = {
         "size": size, "variant": variant, "status": plan.status,
         "segments": len(read.segments), "channels": len(read.channels),
@@ -93,64 +91,39 @@ def run(size: str, variant: str, workdir: Path) -> dict[str, Any]:
         "objective": float(plan.summary["objective_value"]),
     }
 
-    # the same (final, refined) LP for every solver
-    model = build_model(opt.ix, opt.ws.bands, opt.ws.rows, opt.ws.n_aux)
-    lp = model.lp
-    budget = read.settings.total_budget
-    lp.row_upper[0] = budget
-    if read.settings.spend_full_budget:
-        lp.row_lower[0] = budget
-    assert lp.A.shape == (rec["rows"], rec["variables"]), "references must solve planner's LP"
-    limit = REF_TIME_LIMIT[size]
-    refs: dict[str, dict[str, Any]] = {}
-
-    def highs(name: str, presolve: str, rule_off: int) -> None:
-        session = HighsSession(lp, presolve=presolve)
-        session.h.setOptionValue("presolve_rule_off", rule_off)
-        sol = session.solve(limit)
-
-        def again() -> float:
-            s = HighsSession(lp, presolve=presolve)
-            s.h.setOptionValue("presolve_rule_off", rule_off)
-            return s.solve(limit).seconds
-
-        refs[name] = {"seconds": _fastest(sol.seconds, again), "status": sol.status, "objective": sol.objective}
-
-    exact = greedy_exact(model)
-    if exact:
-        sol, secs = _timed(lambda: solve_greedy(model))
-        secs = _fastest(secs, lambda: _timed(lambda: solve_greedy(model))[1])
-        refs["greedy"] = {"seconds": secs, "status": sol.status, "objective": sol.objective}
-    # HiGHS overruns its time limit badly on the large budget-only LP (measured: 34-319 s
-    # for a 10 s limit), so there only the fastest setting runs
-    big_greedy = exact and size == "large"
-    if not big_greedy:
-        highs("highs_presolve_rule8192_off", "on", 8192)
-    highs("highs_presolve_off", "off", 8192)
-    if not big_greedy:
-        highs("highs_default", "on", 0)
-    if (size, variant) in CBC_RUNS:
-        sol = solve(lp, "cbc", limit)
-        refs["cbc_pulp"] = {"seconds": sol.seconds, "status": sol.status, "objective": sol.objective}
-
-    # planner's own choice on that LP, timed the same way as the references
-    if exact:
-        def mine_once() -> float:
-            return _timed(lambda: solve_greedy(model))[1]
-    else:
-        def mine_once() -> float:
-            return HighsSession(lp).solve(limit).seconds
-    mine = _fastest(mine_once(), mine_once)
-    finished = {k: v for k, v in refs.items() if v["status"] == "optimal"}
-    best = min(finished.items(), key=lambda kv: kv[1]["seconds"])
-    lp_refs = [v["seconds"] for k, v in finished.items() if k != "greedy"]
-    rec.update(planner_solve_same_lp=mine, references=refs, best_reference=best[0],
-               best_reference_seconds=best[1]["seconds"], ratio=mine / max(best[1]["seconds"], 1e-9),
-               # fastest LP solver on this LP (its time limit when none finished: a lower bound)
-               lp_solve_reference=min(lp_refs) if lp_refs else limit)
-    objs = [v["objective"] for v in finished.values()]
-    rec["objective_spread"] = float((max(objs) - min(objs)) / max(1.0, abs(np.mean(objs))))
+    # the method planner used before issue 18, for comparison: one LP on the chord bands
+    # at pwl_tolerance (the first of its refinement rounds), by HiGHS as planner drove it
+    if size in REF_TIME_LIMIT:
+        model = build_model(opt.ix, opt.ws.bands, opt.ws.rows, opt.ws.n_aux)
+        opt.ws.set_budget(model, read.settings.total_budget)
+        if greedy_exact(model):
+            sol = solve_greedy(model)
+        else:
+            sol = HighsSession(model.lp).solve(REF_TIME_LIMIT[size])
+        rec["chord_lp"] = {"seconds": sol.seconds, "status": str(sol.status), "solver": sol.solver,
+                           "variables": int(model.lp.A.shape[1])}
     return rec
+
+
+def kkt(n_channels: int) -> dict[str, Any]:
+    """Many channels: planner's spend per channel against the exact KKT allocation, by the
+    exact fill (only the budget binds) and by chord windows (a slack constraint added)."""
+    from planner.scenario.models import ConstraintRow
+
+    out: dict[str, Any] = {"channels": n_channels}
+    sc, exact = synth.many_channels(n_channels)
+    budget = sc.settings.total_budget
+    for route, scen in (("exact fill", sc), ("windows", sc.model_copy(update={"constraints": [
+            ConstraintRow(name="slack", metric="spend", sense="<=", value=1e12)]}))):
+        plan, secs = _timed(lambda s=scen: optimize(s))
+        x = np.zeros(n_channels)
+        x[plan.allocation["channel"].str[1:].astype(int).to_numpy()] = plan.allocation["spend"].to_numpy()
+        err = np.abs(x - exact)
+        out[route] = {"seconds": secs, "status": plan.status, "solver": plan.run_info["solver"],
+                      "within": float(np.mean((err <= 0.01 * exact) | (err <= 1e-5 * budget))),
+                      "abs_error_share": float(err.sum() / budget),
+                      "gap": float(plan.summary["optimality_gap_relative"])}
+    return out
 
 
 def frontier_timing(size: str, variant: str, points: int = 21, repeat: int = 3) -> dict[str, Any]:
@@ -179,5 +152,7 @@ if __name__ == "__main__":
         print(json.dumps(run(sys.argv[2], sys.argv[3], Path(sys.argv[4]))))
     elif what == "frontier":
         print(json.dumps(frontier_timing(sys.argv[2], sys.argv[3])))
+    elif what == "kkt":
+        print(json.dumps(kkt(int(sys.argv[2]))))
     else:
         raise SystemExit(f"unknown command {what!r}")

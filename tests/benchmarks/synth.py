@@ -10,7 +10,9 @@ medium   50        10        1000   4000
 large    200       20        8000   32000
 =======  ========  ========  =====  ============
 
-Two variants of each:
+xl (1 000 segments × 40 channels, 320 000 cell-periods) is the issue-18 scale test.
+
+Variants:
 
 * ``budget`` — only the total budget can bind (no period budgets, no bounds, no
   constraints, no prospects caps, retention curves that cannot exhaust the customers at
@@ -18,6 +20,10 @@ Two variants of each:
 * ``constrained`` — period budgets, channel minimum and maximum spend, a share-of-spend
   ceiling per quarter, a CAC ceiling, contacts-per-customer caps per segment and quarter
   and prospects caps, on top of the same curves.
+* ``dynamics`` (:func:`dynamics`) — saturation curves whose retention can save every
+  customer at risk, so the at-risk caps bind and link the quarters.
+
+:func:`many_channels` is one segment with hundreds of channels and its exact KKT allocation.
 
 Curves mix the concave families planners fit in practice: mostly saturation and hill
 (shape ≤ 1), some log, power with a per-period ``max_spend``, linear cost-per-customer with
@@ -43,7 +49,7 @@ from planner.scenario.models import (
     Settings,
 )
 
-SIZES: dict[str, tuple[int, int]] = {"small": (10, 5), "medium": (50, 10), "large": (200, 20)}
+SIZES: dict[str, tuple[int, int]] = {"small": (10, 5), "medium": (50, 10), "large": (200, 20), "xl": (1000, 40)}
 PERIODS = ("Q1", "Q2", "Q3", "Q4")
 SEASONALITY = (1.0, 0.9, 1.05, 1.25)
 CHANNEL_NAMES = ("Email", "Paid Search", "Paid Social", "Direct Mail", "App Push", "TV", "Display",
@@ -59,7 +65,9 @@ def _channels(n: int) -> list[str]:
 
 def scenario(size: str, variant: str = "budget", seed: int = 7) -> Scenario:
     """A synthetic scenario of ``size`` (small, medium, large) and ``variant``
-    (``budget`` or ``constrained``), identical for identical arguments."""
+    (``budget``, ``constrained`` or ``dynamics``), identical for identical arguments."""
+    if variant == "dynamics":
+        return dynamics(size, seed)
     n_seg, n_ch = SIZES[size]
     rng = np.random.default_rng(seed)
     channels = _channels(n_ch)
@@ -143,6 +151,66 @@ def scenario(size: str, variant: str = "budget", seed: int = 7) -> Scenario:
     if variant != "constrained":
         raise ValueError(f"unknown variant {variant!r}")
     return _constrain(sc, rng)
+
+
+def dynamics(size: str, seed: int = 7) -> Scenario:
+    """The *dynamics* variant: saturation curves only, segments of 1 000–50 000 customers
+    with retention 0.5–0.9, and retention curves that can each save every customer at risk,
+    so the at-risk caps bind and customer dynamics link the quarters (issue 18, case 1)."""
+    n_seg, n_ch = SIZES[size]
+    rng = np.random.default_rng(seed)
+    channels = _channels(n_ch)
+    seg_names = [f"Segment {i + 1:03d}" for i in range(n_seg)]
+    customers = np.round(rng.uniform(1_000, 50_000, n_seg))
+    retention = np.round(rng.uniform(0.5, 0.9, n_seg), 3)
+    margin = np.round(rng.uniform(4, 60, n_seg), 2)
+    segments = [Segment(segment=seg_names[i], customers=float(customers[i]), margin_per_period=float(margin[i]),
+                        retention_rate=float(retention[i])) for i in range(n_seg)]
+    st = Settings(total_budget=1.0, periods_per_year=4, annual_discount_rate=0.08, currency="EUR",
+                  scenario_name=f"synthetic {size} dynamics")
+    periods = [Period(period=p) for p in PERIODS]
+    life = margin / (1 - retention / 1.02)
+    curves = []
+    for s in range(n_seg):
+        at_risk = (1 - retention[s]) * customers[s]
+        for c in range(n_ch):
+            for prog in ("acquisition", "retention"):
+                a = at_risk * rng.uniform(1.0, 2.0) if prog == "retention" else customers[s] * rng.uniform(0.01, 0.05)
+                roi0 = rng.uniform(1.5, 12.0)
+                b = a * life[s] / roi0
+                curves.append(Curve(segment=seg_names[s], channel=channels[c], program=prog, curve="saturation",
+                                    a=round(float(a), 3), b=round(float(b), 2)))
+    sc = Scenario(settings=st, periods=periods, segments=segments,
+                  channels=[Channel(channel=c) for c in channels], curves=curves)
+    budget = float(round(0.55 * _budget_at_roi_one(sc), -3))
+    return sc.model_copy(update={"settings": st.model_copy(update={"total_budget": budget})})
+
+
+def many_channels(n_ch: int = 500, seed: int = 7) -> tuple[Scenario, np.ndarray]:
+    """The *many channels* variant: one segment, ``n_ch`` saturation acquisition channels,
+    one period, only the budget binds.  Returns the scenario and the exact KKT allocation
+    ``x_i = b_i·ln(M·a_i / (λ·b_i))`` (``λ`` by bisection so that the spends meet the budget)."""
+    rng = np.random.default_rng(seed)
+    M = 100.0
+    a = np.round(rng.uniform(50, 500, n_ch), 3)
+    b = np.round(rng.uniform(1_000, 20_000, n_ch), 2)
+    slope0 = M * a / b                       # value of the first unit in each channel
+    total_at_one = float(np.sum(b * np.log(np.maximum(slope0, 1.0))))
+    budget = float(round(0.5 * total_at_one, -2))
+    lo, hi = 0.0, float(slope0.max())
+    for _ in range(200):
+        lam = 0.5 * (lo + hi)
+        x = b * np.log(np.maximum(slope0 / lam, 1.0))
+        lo, hi = (lam, hi) if x.sum() > budget else (lo, lam)
+    exact = b * np.log(np.maximum(slope0 / (0.5 * (lo + hi)), 1.0))
+    sc = Scenario(
+        settings=Settings(total_budget=budget, periods_per_year=1, annual_discount_rate=0.0, currency="EUR",
+                          objective="value", scenario_name=f"synthetic {n_ch} channels"),
+        segments=[Segment(segment="S", customers=0, margin_per_period=M, retention_rate=0)],
+        channels=[Channel(channel=f"C{i:03d}") for i in range(n_ch)],
+        curves=[Curve(segment="S", channel=f"C{i:03d}", program="acquisition", curve="saturation",
+                      a=float(a[i]), b=float(b[i])) for i in range(n_ch)])
+    return sc, exact
 
 
 def _budget_at_roi_one(sc: Scenario) -> float:

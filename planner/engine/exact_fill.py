@@ -1,0 +1,105 @@
+"""The exact fill where only the total budget can bind: one price, found by bisection.
+
+With concave curves and every other row provably slack, the optimum spends each
+cell-period where its marginal value equals the budget's price ``λ``
+(``x_kt = argmax c1·σ·f(x) − (c2 + λ)·x``, closed forms per curve family:
+:class:`~planner.engine.certificate.Responder`), and ``λ`` makes the spends meet the budget.
+That is the exact KKT allocation on the real curves, not on chords: per cell, not only in
+the objective.  Cells whose spend jumps at ``λ`` (linear and points curves, ties) share the
+last amount in proportion, as a greedy fill would.  The result is handed on as a per
+cell-period model with a breakpoint at the chosen spend, so the evaluation, the
+certificate (the Lagrangian bound at ``λ``) and the report treat it like any solve.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from planner.core.chords import Bands
+from planner.core.linear_program import Model
+from planner.engine.certificate import Responder
+from planner.engine.refinement import Refined
+from planner.engine.windows import grid_bands
+from planner.engine.workspace import Workspace
+from planner.solvers import Solution, Status, check
+from planner.solvers.greedy import greedy_exact
+
+#: bisection steps on the budget's price (each one evaluation of every cell's best spend)
+PRICE_STEPS = 80
+
+
+def applies(ws: Workspace, budget: float) -> Model | None:
+    """The one-band-per-cell-period model when only the budget can bind (else None)."""
+    if ws.solver != "auto" or not ws.concave:
+        return None
+    ix = ws.ix
+    cap = ws.cap[ix.kt_cell]
+    kt = np.flatnonzero(cap > 0)
+    zero = np.zeros(len(kt))
+    model = ws.model_on(Bands(kt, zero, cap[kt], zero, zero), per_period=True)
+    ws.set_budget(model, budget)
+    return model if greedy_exact(model) else None
+
+
+def fill(ws: Workspace, probe: Model, budget: float) -> Refined:
+    """The exact allocation at ``budget`` (``probe`` from :func:`applies`)."""
+    t0 = time.perf_counter()
+    ix = ws.ix
+    cap = probe.cap_kt
+    full = ws.scenario.settings.spend_full_budget
+    respond = Responder(ix, probe.w_cust, cap)
+    c2 = probe.w_spend
+
+    def spend_at(lam: float) -> np.ndarray:
+        return respond(c2 + lam, steps=60)
+
+    x0 = spend_at(0.0)
+    if x0.sum() <= budget and not full:
+        lam, x = 0.0, x0
+    elif x0.sum() < budget:  # the whole budget must go: a negative price pushes spend out
+        lam, x = _bisect(spend_at, budget, lo=-float(c2.max(initial=0.0)) - 1.0, hi=0.0, x_hi=x0)
+    else:
+        hi = max(1e-12, float(np.median(c2)) if len(c2) else 1.0)
+        x_hi = spend_at(hi)
+        while x_hi.sum() > budget and hi < 1e300:
+            hi *= 8.0
+            x_hi = spend_at(hi)
+        lam, x = _bisect(spend_at, budget, lo=0.0, hi=hi, x_hi=x_hi, x_lo=x0)
+    z = np.stack([np.zeros(len(cap)), np.minimum(x, cap), cap], axis=1)
+    kt = np.flatnonzero(cap > 0)
+    model = ws.model_on(grid_bands(ix.curves, ix.kt_cell[kt], kt, z[kt]), per_period=True)
+    ws.set_budget(model, budget)
+    col = np.zeros(model.lp.A.shape[1])
+    col[0:2 * len(kt):2] = x[kt]
+    dual = np.zeros(model.lp.A.shape[0])
+    dual[0] = -lam
+    sol = Solution(Status.OPTIMAL, "exact fill", 0.0, x=col, row_dual=dual, objective=float(model.lp.c @ col),
+                   message="exact fill: only the budget binds; every cell at the budget's price")
+    if x.sum() < budget * (1 - 1e-9) - 1e-9 and full:
+        sol = Solution(Status.INFEASIBLE, "exact fill", 0.0, message="the curves cannot absorb the whole budget")
+    sol = check(model.lp, sol)
+    sol.seconds = time.perf_counter() - t0
+    return Refined(model, sol, model.bands, 0, sol.seconds)
+
+
+def _bisect(spend_at, budget: float, lo: float, hi: float, x_hi: np.ndarray,
+            x_lo: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """The price in ``[lo, hi]`` where total spend crosses ``budget`` (spend falls as the
+    price rises), and the spends there: those of the bracket's two ends blended so that they
+    meet the budget (cells that jump at the price share the difference)."""
+    if x_lo is None:
+        x_lo = spend_at(lo)
+    for _ in range(PRICE_STEPS):
+        mid = 0.5 * (lo + hi) if lo <= 0 or hi <= 0 else float(np.sqrt(lo * hi))
+        if not lo < mid < hi:
+            break
+        x_mid = spend_at(mid)
+        if x_mid.sum() > budget:
+            lo, x_lo = mid, x_mid
+        else:
+            hi, x_hi = mid, x_mid
+    s_lo, s_hi = float(x_lo.sum()), float(x_hi.sum())
+    theta = 0.0 if s_lo <= s_hi else min(1.0, max(0.0, (budget - s_hi) / (s_lo - s_hi)))
+    return hi, x_hi + theta * (x_lo - x_hi)

@@ -1,0 +1,133 @@
+"""Issue 18: exact allocations, certified status, scaled models and a time limit that holds.
+
+Every expectation comes from a closed form or an independent solve, not from planner."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.core.scenario_arrays import Index
+from planner.engine.optimizer import optimize
+from planner.errors import ScenarioError
+from planner.scenario.models import (
+    Channel,
+    ConstraintRow,
+    Curve,
+    CurvePoint,
+    Period,
+    Scenario,
+    Segment,
+    Settings,
+)
+
+sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+import synth
+
+
+def case5() -> Scenario:
+    """Issue 18, case 5: saving S1's one customer costs 3.5e-8, below the old round-off cut."""
+    return Scenario(
+        settings=Settings(total_budget=1000, periods_per_year=4, annual_discount_rate=0, objective="net_value"),
+        periods=[Period(period="Q1")],
+        segments=[Segment(segment="S0", customers=0, margin_per_period=11, retention_rate=0),
+                  Segment(segment="S1", customers=1, margin_per_period=1, retention_rate=0)],
+        channels=[Channel(channel="C")],
+        curves=[Curve(segment="S0", channel="C", program="acquisition", curve="saturation", a=10, b=100),
+                Curve(segment="S1", channel="C", program="retention", curve="hill", a=902, b=100, shape=0.3125)])
+
+
+def test_case5_a_customer_saved_for_3e_8_counts_and_optimal_is_certified():
+    sc = case5()
+    ix = Index.build(sc)
+    va, vr = float(ix.va[0, 0]), float(ix.vr[1, 0])
+    # closed forms: S0 spends where va·(a/b)·e^(−x/b) = 1; S1 saves its one customer at risk
+    # for the spend where 902·u/(1+u) = 1, u = (x/100)^0.3125
+    x0 = 100 * np.log(va * 10 / 100)
+    x1 = 100 * (1 / 901) ** (1 / 0.3125)
+    best = va * 10 * (1 - np.exp(-x0 / 100)) - x0 + vr * 1.0 - x1
+    plan = optimize(sc)
+    assert plan.status == "optimal"
+    assert plan.summary["optimality_gap_relative"] <= 1e-4
+    assert plan.summary["objective_value"] == pytest.approx(best, rel=1e-6)
+    assert plan.summary["retained_customers"] == pytest.approx(1.0, rel=1e-6)
+
+
+def _tiny_hill(shape: float, **kw) -> Scenario:
+    return Scenario(
+        settings=Settings(total_budget=1000, periods_per_year=1, annual_discount_rate=0, **kw),
+        segments=[Segment(segment="S", customers=100, margin_per_period=10, retention_rate=0.5)],
+        channels=[Channel(channel="C")],
+        curves=[Curve(segment="S", channel="C", program="acquisition", curve="hill", a=50, b=200, shape=shape),
+                Curve(segment="S", channel="C", program="retention", curve="saturation", a=20, b=300)])
+
+
+def test_case2_full_budget_with_no_prospects_and_a_steep_hill_is_no_solver_error():
+    """spend_full_budget with prospects 0 and hill shape 0.05: HiGHS once saw a band slope past
+    its infinity and the answer broke a constraint (exit 4)."""
+    sc = _tiny_hill(0.05, spend_full_budget=True)
+    sc = sc.model_copy(update={"segments": [sc.segments[0].model_copy(update={"prospects": 0.0})]})
+    plan = optimize(sc)
+    assert plan.status == "optimal", plan.message
+    assert plan.summary["total_spend"] == pytest.approx(1000, rel=1e-9)
+    assert plan.summary["new_customers"] == pytest.approx(0.0, abs=1e-9)  # no prospects to win
+
+
+@pytest.mark.parametrize("shape", [0.02, 0.05, 0.1])
+def test_case2_highs_solves_steep_hills_like_cbc(shape):
+    plans = {s: optimize(_tiny_hill(shape, solver=s)) for s in ("highs", "cbc")}
+    assert [p.status for p in plans.values()] == ["optimal", "optimal"], [p.message for p in plans.values()]
+    h, c = (plans[s].summary["objective_value"] for s in ("highs", "cbc"))
+    assert h == pytest.approx(c, rel=1e-4)
+
+
+def test_case2_a_knot_at_the_smallest_float_is_refused_with_what_can_be_represented():
+    """A points knot at spend 5e-324 once ran past its 1 s time limit; it is now refused
+    when the scenario is built, with the smallest spend planner represents."""
+    with pytest.raises(ScenarioError, match="1e-06"):
+        Scenario(
+            settings=Settings(total_budget=1000, periods_per_year=1, annual_discount_rate=0, time_limit_s=1),
+            segments=[Segment(segment="S", customers=100, margin_per_period=10, retention_rate=0.5)],
+            channels=[Channel(channel="C")],
+            curves=[Curve(segment="S", channel="C", program="acquisition", curve="points")],
+            curve_points=[CurvePoint(segment="S", channel="C", program="acquisition", spend=5e-324, customers=1),
+                          CurvePoint(segment="S", channel="C", program="acquisition", spend=500, customers=40)])
+
+
+@pytest.mark.parametrize("route", ["exact fill", "windows"])
+def test_hundreds_of_channels_get_the_exact_kkt_allocation(route):
+    """One segment, 400 saturation channels, budget only: every channel's spend against the
+    closed form x_i = b_i·ln(M·a_i / (λ·b_i)) (issue 18, case 3: 29 % were > 1 % off).
+    ``windows`` adds a constraint that never binds, so the LP path has to get it right too."""
+    sc, exact = synth.many_channels(400, seed=3)
+    if route == "windows":
+        sc = sc.model_copy(update={"constraints": [
+            ConstraintRow(name="slack", metric="spend", sense="<=", value=1e12)]})
+    plan = optimize(sc)
+    assert plan.status == "optimal"
+    assert (plan.run_info["solver"] == "exact fill") == (route == "exact fill")
+    x = np.zeros(len(exact))
+    x[plan.allocation["channel"].str[1:].astype(int).to_numpy()] = plan.allocation["spend"].to_numpy()
+    budget = sc.settings.total_budget
+    err = np.abs(x - exact)
+    assert np.mean((err <= 0.01 * exact) | (err <= 1e-5 * budget)) >= 0.99
+    assert err.sum() <= 0.002 * budget
+
+
+def test_the_time_limit_holds_for_the_whole_run():
+    """A scenario that takes several seconds stops at a 1.5 s limit with the best plan found
+    (``feasible``), or with none and a message naming time_limit_s."""
+    sc = synth.dynamics("large")
+    t0 = time.perf_counter()
+    plan = optimize(sc, time_limit=1.5)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 1.5 + 4.0, elapsed  # the build and the evaluation are not interruptible
+    assert plan.status in ("feasible", "time_limit", "optimal")
+    if plan.status == "time_limit":
+        assert "time_limit_s" in plan.message
+    if plan.status == "feasible":
+        assert any("time limit" in w for w in plan.warnings)
