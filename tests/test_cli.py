@@ -484,19 +484,34 @@ def test_json_stdout_is_clean_at_the_file_descriptor_level(tmp_path, solver):
     assert proc.stdout.count("\n") == 1
 
 
-def test_a_time_limited_feasible_plan_is_written_with_a_warning(tmp_path, monkeypatch):
+def test_a_time_limited_plan_is_written_with_a_warning(tmp_path, monkeypatch):
+    """DESIGN: the best plan found within the time limit, status time_limit, exit 0, a warning."""
     real = OPT.optimize
 
     def stopped(s, **k):
         plan = real(s)
-        plan.status = "feasible"
+        plan.status = plan.summary["status"] = "time_limit"
         return plan
 
     monkeypatch.setattr(OPT, "optimize", stopped)
     out = tmp_path / "o.xlsx"
     result = run("optimize", book(tmp_path), "-o", out)
     assert result.exit_code == 0 and out.exists()
-    assert "Warning: the solver stopped at its time limit" in result.stderr
+    assert "Warning: the run stopped at its time limit (time_limit_s)" in result.stderr
+
+
+def test_a_time_limit_without_a_plan_exits_4_naming_time_limit_s(tmp_path, monkeypatch):
+    from planner.core.plan import Plan
+
+    def nothing(s, **k):
+        return Plan(scenario=s, status="time_limit", message="No feasible plan was found within "
+                    "time_limit_s = 1 s; raise time_limit_s in Settings.")
+
+    monkeypatch.setattr(OPT, "optimize", nothing)
+    out = tmp_path / "o.xlsx"
+    result = run("optimize", book(tmp_path), "-o", out)
+    assert result.exit_code == 4 and not out.exists()
+    assert "time_limit_s" in result.stderr
 
 
 def test_fit_value_uplift_end_to_end(tmp_path):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from planner.analysis.compare import Progress, column_formats, summary_figure
 from planner.core.figures import label_of
-from planner.core.plan import Plan
+from planner.core.plan import Plan, usable
 from planner.core.sheet_spec import ChartSpec, SheetSpec, TableBlock
 from planner.engine import optimizer as engine
 from planner.errors import Issue, ScenarioError
@@ -158,7 +158,7 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
             solved = opt.resolve(float(budget))
             entries.append(solved)
             figures = opt.headline(solved)
-        ok = figures["status"] in ("optimal", "feasible")
+        ok = usable(figures["status"], "objective_value" in figures)
         fig = {k: summary_figure(figures, k, ok) for k in (
             "marginal_roi_of_budget", "budget_shadow_price", "total_spend", "total_value",
             "net_value", "new_customers", "retained_customers")}

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from planner.analysis.compare import column_formats
-from planner.core.plan import SUMMARY_KEYS
+from planner.core.plan import SUMMARY_KEYS, usable
 from planner.core.sheet_spec import ChartSpec, Format, SheetSpec, TableBlock
 from planner.errors import OutputError
 
@@ -25,7 +25,10 @@ KEYS = ["scenario", "budget_level", "budget", "draw"]
 #: headline figures of each row (the Summary sheet's)
 FIGURES = [k for k in SUMMARY_KEYS if k != "status"]
 QUANTILES = (0.1, 0.5, 0.9)
-_OK = ("optimal", "feasible")
+def _ok(rows: pd.DataFrame) -> pd.Series:
+    """Rows with a plan (time-limited ones where the run found one)."""
+    has = rows["net_value"].notna() if "net_value" in rows else pd.Series(False, index=rows.index)
+    return pd.Series([usable(s, bool(h)) for s, h in zip(rows["status"], has, strict=True)], index=rows.index)
 _FORMATS: dict[str, Format] = {"budget_level": "ratio", "draw": "integer", "seed": "integer",
                                "message": "text", "channel": "text", "case": "text",
                                "draws": "integer", "plans": "integer"}
@@ -61,7 +64,7 @@ class Sweep:
         rows = pd.DataFrame([r.row for r in results])
         rows["seed"] = rows["seed"].astype("Int64")
         keys = rows[KEYS]
-        ok = rows["status"].isin(_OK).to_numpy()
+        ok = _ok(rows).to_numpy()
         spend = np.array([[r.spend.get(c, 0.0) for c in channels] for r in results], dtype=float)
         spend = spend.reshape(len(results), len(channels))
         spend[~ok] = np.nan
@@ -77,7 +80,7 @@ class Sweep:
     @property
     def failed(self) -> pd.DataFrame:
         """Rows without a plan (infeasible, time limit, error)."""
-        return self.rows[~self.rows["status"].isin(_OK)]
+        return self.rows[~_ok(self.rows)]
 
     @staticmethod
     def _over_draws(frame: pd.DataFrame, values: list[str], by: Sequence[str] = ()) -> pd.DataFrame:
@@ -105,7 +108,7 @@ class Sweep:
     def summary(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Per scenario and budget: the optimal net value across draws, and spend per
         channel across draws (one row per channel), each as estimate, P10, P50, P90, mean."""
-        rows = self.rows.assign(ok=self.rows["status"].isin(_OK).astype(float))
+        rows = self.rows.assign(ok=_ok(self.rows).astype(float))
         net = self._over_draws(rows, ["net_value"])
         plans = self._over_draws(rows, ["ok"])
         net.insert(4, "plans", (plans["ok_mean"] * plans["draws"]).round().astype(int))

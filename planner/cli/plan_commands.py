@@ -31,6 +31,7 @@ from planner.cli.app import (
     warn,
 )
 from planner.core.figures import kind_of
+from planner.core.plan import usable
 from planner.engine import optimizer as engine
 from planner.errors import ScenarioError
 from planner.scenario import overrides
@@ -114,9 +115,9 @@ def optimize(input_path: Path, output: Path | None, as_json: bool, results_only:
         plan = engine.optimize(scenario)
     if scenario_name:
         plan.run_info.setdefault("what_if", scenario_name)
-    if plan.status == "feasible":
-        warn("the solver stopped at its time limit: the plan meets every constraint but may "
-             "not be optimal (raise time_limit_s in Settings).")
+    if plan.ok and plan.status == "time_limit":
+        warn("the run stopped at its time limit (time_limit_s): the plan is the best found and "
+             "meets every constraint but may not be optimal (raise time_limit_s in Settings).")
     if as_json and not plan.ok:
         click.echo(json.dumps(json_summary(plan, scenario_name)))
     check_plan(plan)
@@ -160,10 +161,11 @@ def frontier(input_path: Path, output: Path | None, in_place: bool, force: bool,
     with user_errors(), progress_bar("Budgets", quiet) as progress:
         result = budget_frontier.frontier(scenario, points=points, max_budget=max_budget, progress=progress)
     status = list(result.table["status"])
-    if not any(st in ("optimal", "feasible") for st in status):  # plans are built on access
+    usable_rows = [usable(st, bool(h)) for st, h in zip(status, result.table["net_value"].notna(), strict=True)]
+    if not any(usable_rows):  # plans are built on access
         infeasible = [i for i, st in enumerate(status) if st == "infeasible"]
         check_plan(result.plans[infeasible[-1] if infeasible else -1])
-    failed = result.table[~result.table["status"].isin(["optimal", "feasible"])]
+    failed = result.table[[not u for u in usable_rows]]
     if len(failed):
         warn(f"{len(failed)} of {points} budgets have no plan "
              f"({', '.join(sorted(set(failed['status'])))}): "

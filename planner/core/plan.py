@@ -16,11 +16,18 @@ PLAN_COLUMNS = ["period", "segment", "channel", "program", "spend", "customers",
 SUMMARY_KEYS = HEADLINE_KEYS
 CONSTRAINT_COLUMNS = ["name", "metric", "sense", "limit", "actual", "slack", "binding", "shadow_price"]
 
-#: Plan statuses. ``optimal``: solved (MIP within its gap); ``feasible``: a time limit
-#: stopped the solver with a checked feasible plan; ``infeasible``: no plan meets every
-#: constraint (see ``conflicts``); ``time_limit``: stopped with no feasible plan;
-#: ``error``: the solver failed.
+#: Plan statuses. ``optimal``: the certified gap is within 0.01 % of the objective;
+#: ``feasible``: a checked feasible plan whose gap the method could not certify that far;
+#: ``time_limit``: the time limit stopped the run, with the best plan found (its certified
+#: gap and a warning) or with none; ``infeasible``: no plan meets every constraint (see
+#: ``conflicts``); ``error``: the solver failed.
 STATUSES = ("optimal", "feasible", "infeasible", "time_limit", "error")
+
+
+def usable(status: str, has_figures: bool) -> bool:
+    """True for a plan that can be used: optimal, feasible, or stopped by the time limit
+    with a plan (``has_figures``: the run found one)."""
+    return status in ("optimal", "feasible") or (status == "time_limit" and has_figures)
 
 
 @dataclass
@@ -68,5 +75,6 @@ class Plan:
 
     @property
     def ok(self) -> bool:
-        """True when the plan can be used (optimal, or feasible within a time limit)."""
-        return self.status in ("optimal", "feasible")
+        """True when the plan can be used (optimal, feasible, or the best plan found
+        within the time limit)."""
+        return usable(self.status, "objective_value" in self.summary)

@@ -6,7 +6,7 @@ ending on a chord breakpoint or on its spend cap) the dual is one of many and ma
 that raising the total budget returns 1.16 when it returns nothing.  So every binding
 limit that can be moved alone in the scenario is moved a little either way and the
 scenario re-optimised through the optimiser's public surface (``opt.nearby(scenario,
-...).run()``): the two one-sided differences are the gain from relaxing the limit and the
+...).headline_run()``, warm from the plan's master where it can be): the two one-sided differences are the gain from relaxing the limit and the
 loss from tightening it.  Where they agree (no kink) the LP dual is kept if it agrees too
 (it is the exact derivative), otherwise their mean is reported; where they differ the
 limit binds jointly with others and both sides are reported, in words in ``meaning``.
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from planner.core.constraint_rows import limit_text
-from planner.core.plan import Plan
+from planner.core.plan import Plan, usable
 from planner.engine.plan_assembly import describe_constraints, unspent_warning
 from planner.scenario.models import ConstraintRow, Scenario
 
@@ -42,7 +42,7 @@ STEP, STEP_OTHER = 1e-3, 1e-2
 AGREE, FLOOR = 0.05, 0.005
 #: re-solves may take at most this multiple of the plan's own build and solve time (and at
 #: least MIN_SECONDS), and never run past ``time_limit_s``
-TIME_RATIO, MIN_SECONDS = 1.5, 1.0
+TIME_RATIO, MIN_SECONDS = 0.75, 1.0
 #: order in which binding limits are re-solved (the total budget first)
 PRIORITY = ("budget", "user", "period_budget", "channel_bound", "segment_bound", "prospects")
 
@@ -57,6 +57,8 @@ class _Optimizer(Protocol):
     def run(self) -> Plan: ...
 
     def nearby(self, scenario: Scenario, time_limit: float) -> _Optimizer: ...
+
+    def headline_run(self) -> dict[str, Any]: ...
 
 
 def true_marginals(opt: _Optimizer, plan: Plan, *, max_resolves: int = MAX_RESOLVES) -> Plan:
@@ -179,12 +181,14 @@ def _resolve_row(opt: _Optimizer, c: pd.DataFrame, i: int, move: Callable[[float
 
 def _solve(opt: _Optimizer, scenario: Scenario, deadline: float) -> float:
     """The maximised objective of a re-optimised scenario; -inf when infeasible, NaN when
-    the re-solve failed."""
+    the re-solve failed (its headline figures only: no plan tables are built)."""
     remaining = max(0.5, deadline - time.perf_counter())
-    plan = opt.nearby(scenario, remaining).run()
-    if plan.status == "infeasible":
+    figures = opt.nearby(scenario, remaining).headline_run()
+    if figures["status"] == "infeasible":
         return -math.inf
-    return _objective(plan.summary) if plan.ok else math.nan
+    if not usable(figures["status"], "objective_value" in figures):
+        return math.nan
+    return _objective({**figures, "objective": scenario.settings.objective})
 
 
 def _budget_summary(plan: Plan, row: pd.Series) -> None:

@@ -80,6 +80,8 @@ class Optimizer:
         self.ws = Workspace.build(scenario, solver, time_limit, max_budget)
         self.state = sweep.SweepState()
         self.seed: tuple[Int, Float] | None = None  # first breakpoints of a master (see nearby)
+        self.warm: columns.Master | None = None     # or a whole master to start from
+        self.polish = True  # column generation's last round for the duals (see columns.generate)
 
     def nearby(self, scenario: Scenario, time_limit: float) -> Optimizer:
         """An optimiser for ``scenario`` (this one with a limit moved a little: the marginal
@@ -87,6 +89,7 @@ class Optimizer:
         other = type(self)(scenario, solver=self.solver, time_limit=time_limit)
         master = self.state.master
         if master is not None and other.ws.cap.shape == self.ws.cap.shape and other.ix.P == self.ix.P:
+            other.warm = master.moved(other.ws)
             other.seed = (master.kt, master.lo)
         return other
 
@@ -121,6 +124,15 @@ class Optimizer:
         self.state.record(out.model, out.sol)
         return plan
 
+    def headline_run(self) -> dict[str, Any]:
+        """``status`` and the headline figures of a first solve, without the plan's tables
+        or its dual-precision last round (the marginal re-solves need only the objective)."""
+        self.ws.start_clock()
+        budget = self.ws.scenario.settings.total_budget
+        self.polish = False
+        out = self._first(budget)
+        return self.headline(Solved(budget, out.model, out.sol, {}))
+
     def _first(self, budget: float) -> refinement.Refined:
         """The first solve: the exact fill where only the budget binds, column generation on
         the real curves for other concave scenarios, chord bands refined otherwise (S-shaped
@@ -130,7 +142,10 @@ class Optimizer:
         if probe is not None:
             return exact_fill.fill(ws, probe, budget)
         if columns.applies(ws):
-            master, out = columns.solve_columns(ws, budget, seed=self.seed)
+            if self.warm is not None:
+                master, out = self.warm, columns.generate(ws, self.warm, budget, polish=self.polish)
+            else:
+                master, out = columns.solve_columns(ws, budget, seed=self.seed, polish=self.polish)
             if out.sol.x is not None or ws.out_of_time():
                 self.state.master = master
                 return out
@@ -175,4 +190,4 @@ class Optimizer:
         dual = 0.0 if sol.row_dual is None else -float(sol.row_dual[0])
         figures = headline(self.ix, spend, cust, dual)
         objective = figures.get("objective_value", float(solved.model.w_cust @ cust - solved.model.w_spend @ spend))
-        return {"status": outcome.certified_status(sol, gap, objective), **figures}
+        return {"status": outcome.certified_status(sol, gap, objective, self.ws.out_of_time()), **figures}

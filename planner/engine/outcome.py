@@ -50,13 +50,16 @@ def certified_gap(ws: Workspace, model: Model, sol: Solution, spend: Float) -> f
     return min(max(0.0, b.upper - b.true_obj), certify.formula_bound(model) + _abs_tol(model))
 
 
-def certified_status(sol: Solution, gap: float, objective: float) -> str:
-    """``optimal`` only when the certified gap is within ``GAP_TARGET`` of the objective
-    (or ``ABS_GAP``); a solution the solver called optimal is ``feasible`` otherwise."""
+def certified_status(sol: Solution, gap: float, objective: float, stopped: bool) -> str:
+    """The status of a plan with a solution: ``optimal`` only when the certified gap is
+    within ``GAP_TARGET`` of the objective (or ``ABS_GAP``); otherwise ``time_limit`` where
+    the time limit (``stopped``) ended the run, else ``feasible``."""
     status = plan_status(sol)
-    if status == Status.OPTIMAL and gap > max(GAP_TARGET * abs(objective), ABS_GAP):
-        return str(Status.FEASIBLE)
-    return status
+    if status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return status
+    if status == Status.OPTIMAL and gap <= max(GAP_TARGET * abs(objective), ABS_GAP):
+        return status
+    return str(Status.TIME_LIMIT if stopped or sol.status == Status.FEASIBLE else Status.FEASIBLE)
 
 
 def evaluate(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
@@ -73,11 +76,11 @@ def evaluate(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: S
         plan.summary["mip_gap"] = sol.mip_gap
         plan.warnings.append(MIP_WARNING)
     objective = abs(float(plan.summary.get("objective_value") or 0.0))
-    if certified_status(sol, gap, objective) == Status.FEASIBLE:
-        # "optimal" is a promise the certificate must keep
-        plan.status = plan.summary["status"] = str(Status.FEASIBLE)
-        stopped = ws.out_of_time() or sol.status == Status.FEASIBLE
-        why = "the time limit (time_limit_s) was reached" if stopped else "the method stopped"
+    status = certified_status(sol, gap, objective, ws.out_of_time())
+    if status != Status.OPTIMAL:  # "optimal" is a promise the certificate must keep
+        plan.status = plan.summary["status"] = status
+        why = ("the time limit (time_limit_s) was reached: raise it in Settings for a better plan"
+               if status == Status.TIME_LIMIT else "the method stopped")
         plan.warnings.append(
             f"The plan is within {gap:,.6g} of the best possible objective (certified gap "
             f"{gap / max(objective, 1e-300):.4%}); 'optimal' requires {GAP_TARGET:.2%}: {why}.")

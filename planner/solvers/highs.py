@@ -40,7 +40,11 @@ def scale_factors(lp: LinearProgram) -> tuple[np.ndarray, np.ndarray, float]:
     n_row, n_col = lp.A.shape
     col = np.ones(n_col)
     if n_col:
-        big = abs(lp.A).max(axis=0).toarray().ravel()
+        A = lp.A.tocsc()
+        big = np.zeros(n_col)
+        has = np.diff(A.indptr) > 0
+        if has.any():
+            big[has] = np.maximum.reduceat(np.abs(A.data), A.indptr[:-1][has])
         big = np.maximum(big, np.abs(lp.c))
         wild = (big > COEF_LIMIT) & np.isfinite(lp.col_upper) & (lp.col_upper > 0) & ~lp.integrality
         col[wild] = _pow2(lp.col_upper[wild])
@@ -84,7 +88,8 @@ class HighsSession:
         # coefficient (powers of two: no round-off): a band of 1e-12 money on a hill curve of
         # shape 0.05 has a slope past HiGHS's infinity (1e20) in money units, and customers
         # worth 1e-9 per unit of money against bounds of 1e7 fall under its tolerances
-        A = (sp.diags(self.row_scale) @ A @ sp.diags(self.col_scale)).tocsc()
+        if not ((self.col_scale == 1.0).all() and (self.row_scale == 1.0).all()):
+            A = (sp.diags(self.row_scale) @ A @ sp.diags(self.col_scale)).tocsc()
         lo, up = lp.row_lower * self.row_scale, lp.row_upper * self.row_scale
         # the array overload of passModel: no per-element conversion to Python lists
         status = h.passModel(
@@ -108,16 +113,30 @@ class HighsSession:
         """The simplex basis of the last solve (to start an LP of the same shape)."""
         return self.h.getBasis()
 
+    def basis_arrays(self, x: Float) -> tuple[Any, Any]:
+        """The last solve's basis as arrays (0 lower, 1 basic, 2 upper) for columns and rows:
+        the basic variables from HiGHS (``num_row`` of them), every other column and row at
+        the bound its value ``x`` (the last solution) is nearest (reading HiGHS's whole
+        basis object costs a Python object per column)."""
+        lp = self.lp
+        _, basic = self.h.getBasicVariables()
+        basic = np.asarray(basic, dtype=np.int64)
+        col = np.where(x - lp.col_lower <= lp.col_upper - x, 0, 2)
+        act = lp.A @ x
+        row = np.where(np.abs(act - lp.row_lower) <= np.abs(lp.row_upper - act), 0, 2)
+        col[basic[basic >= 0]] = 1
+        row[-1 - basic[basic < 0]] = 1
+        return col, row
+
     @staticmethod
-    def make_basis(col_status: Any, row_status: list) -> Any:
-        """A HiGHS basis from column statuses (0 lower, 1 basic, 2 upper) and row statuses
-        as :meth:`basis` gave them."""
+    def make_basis(col_status: Any, row_status: Any) -> Any:
+        """A HiGHS basis from column and row statuses (0 lower, 1 basic, 2 upper)."""
         import highspy
 
         lut = [highspy.HighsBasisStatus(k) for k in range(5)]
         out = highspy.HighsBasis()
         out.col_status = [lut[k] for k in np.asarray(col_status).tolist()]
-        out.row_status = row_status
+        out.row_status = [lut[k] for k in np.asarray(row_status).tolist()]
         out.valid = True
         return out
 

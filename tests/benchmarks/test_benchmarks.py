@@ -99,8 +99,8 @@ def render(runs: list[dict[str, Any]], frontiers: list[dict[str, Any]], kkt: dic
         "## End to end (seconds; memory in MB)",
         "",
         "| size | variant | cell-periods | read | build | solve | evaluate | write | end to end | peak RSS |"
-        " variables | rows | rounds | solver | status | certified gap | chord LP (old method) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|",
+        " variables | rows | rounds | re-solves | solver | status | certified gap | chord LP (old method) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|",
     ]
     ok = [r for r in runs if "error" not in r]
     for r in ok:
@@ -111,11 +111,14 @@ def render(runs: list[dict[str, Any]], frontiers: list[dict[str, Any]], kkt: dic
             f"| {r['size']} | {r['variant']} | {r['cell_periods']:,} | {_s(r['read'])} | {_s(r['build'])} | "
             f"{_s(r['solve'])} | {_s(r['evaluate'])} | {_s(r['write'])} | **{_s(r['end_to_end'])}** | "
             f"{r['peak_mb']:,.0f} | {r['variables']:,} | {r['rows']:,} | "
-            f"{r['refine_rounds']} | {r['solver']} | {r['status']} | {r['gap_relative']:.5%} | {old} |")
+            f"{r['refine_rounds']} | {r.get('marginal_resolves', 0)} | {r['solver']} | {r['status']} | "
+            f"{r['gap_relative']:.5%} | {old} |")
     lines += [
         "",
-        "*build*: index, rows and every LP assembly; *solve*: every solve of the run; *evaluate*: the "
-        "rest of the optimisation (certificates, real-curve evaluation, the plan's tables); *write*: "
+        "The run is `planner.optimize` (what `planner optimize` runs).  *build*: index, rows and every "
+        "LP assembly of the plan's own solve; *solve*: every solve of it; *evaluate*: the rest of the "
+        "optimisation (certificates, real-curve evaluation, the plan's tables, and the marginal re-solves "
+        "of its binding limits, column *re-solves*); *write*: "
         "the plan into a copy of the input workbook.  *chord LP (old method)*: the first LP of the "
         "method before issue 18 (chord bands at pwl_tolerance on every cell, HiGHS dual simplex) "
         "on the same scenario, for comparison; the greedy fill where it was exact.",
