@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.core.linear_program import LinearProgram
+from planner.core.types import Float
 from planner.solvers.result import Solution, Status
 
 #: a column with a coefficient above this is measured in its width (see scale_factors)
