@@ -197,8 +197,8 @@ class Master:
 
     def _last_basis(self) -> tuple[Int | None, Float | None]:
         """Each column's basis status (bands, then auxiliaries) and each band's fill."""
-        if self.session is None or self.sol is None or self.sol.x is None:
-            return None, None
+        if self.session is None or self.sol is None or self.sol.x is None or not len(self.sol.x):
+            return None, None  # no solve to start from (an empty model is not solved by HiGHS)
         status, self._rows = self.session.basis_arrays(self.sol.x)
         return status, self.sol.x[: len(self.kt)].copy()
 

@@ -190,4 +190,5 @@ class Optimizer:
         dual = 0.0 if sol.row_dual is None else -float(sol.row_dual[0])
         figures = headline(self.ix, spend, cust, dual)
         objective = figures.get("objective_value", float(solved.model.w_cust @ cust - solved.model.w_spend @ spend))
-        return {"status": outcome.certified_status(sol, gap, objective, self.ws.out_of_time()), **figures}
+        status = outcome.certified_status(sol, gap, objective, self.ws.out_of_time(), solved.budget)
+        return {"status": status, **figures}

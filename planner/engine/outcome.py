@@ -24,13 +24,11 @@ from planner.core.types import Float
 from planner.engine import certificate as certify
 from planner.engine.infeasibility import explain_infeasible
 from planner.engine.plan_assembly import assemble
-from planner.engine.refinement import GAP_TARGET
+from planner.engine.refinement import ABS_GAP, ABS_GAP_BUDGET, GAP_TARGET
 from planner.engine.workspace import Workspace, true_objective
 from planner.scenario.models import Scenario
 from planner.solvers import Solution, Status
 
-#: a certified gap below this (objective units) is optimal whatever the objective's size
-ABS_GAP = 1e-6
 MIP_WARNING = ("Shadow prices come from the LP with the band choices of the mixed-integer solution fixed "
                "(S-shaped curves, or cells whose customers an upper limit caps: their bands must fill in order).")
 
@@ -50,14 +48,15 @@ def certified_gap(ws: Workspace, model: Model, sol: Solution, spend: Float) -> f
     return min(max(0.0, b.upper - b.true_obj), certify.formula_bound(model) + _abs_tol(model))
 
 
-def certified_status(sol: Solution, gap: float, objective: float, stopped: bool) -> str:
+def certified_status(sol: Solution, gap: float, objective: float, stopped: bool, budget: float) -> str:
     """The status of a plan with a solution: ``optimal`` only when the certified gap is
-    within ``GAP_TARGET`` of the objective (or ``ABS_GAP``); otherwise ``time_limit`` where
-    the time limit (``stopped``) ended the run, else ``feasible``."""
+    within ``GAP_TARGET`` of the objective (or ``ABS_GAP``, or ``ABS_GAP_BUDGET`` of the
+    budget: money no planner sees); otherwise ``time_limit`` where the time limit
+    (``stopped``) ended the run, else ``feasible``."""
     status = plan_status(sol)
     if status not in (Status.OPTIMAL, Status.FEASIBLE):
         return status
-    if status == Status.OPTIMAL and gap <= max(GAP_TARGET * abs(objective), ABS_GAP):
+    if status == Status.OPTIMAL and gap <= max(GAP_TARGET * abs(objective), ABS_GAP, ABS_GAP_BUDGET * abs(budget)):
         return status
     return str(Status.TIME_LIMIT if stopped or sol.status == Status.FEASIBLE else Status.FEASIBLE)
 
@@ -76,7 +75,7 @@ def evaluate(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: S
         plan.summary["mip_gap"] = sol.mip_gap
         plan.warnings.append(MIP_WARNING)
     objective = abs(float(plan.summary.get("objective_value") or 0.0))
-    status = certified_status(sol, gap, objective, ws.out_of_time())
+    status = certified_status(sol, gap, objective, ws.out_of_time(), float(model.lp.row_upper[0]))
     if status != Status.OPTIMAL:  # "optimal" is a promise the certificate must keep
         plan.status = plan.summary["status"] = status
         why = ("the time limit (time_limit_s) was reached: raise it in Settings for a better plan"

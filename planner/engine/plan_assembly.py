@@ -132,7 +132,7 @@ def assemble(
 
 #: spend a solver may leave in a column by its feasibility tolerance alone (HiGHS's primal
 #: feasibility tolerance); a curve with an infinite slope at 0 would count customers for it
-SPEND_DUST = 1e-7
+SPEND_DUST = 1e-6  # the smallest spend planner represents (points knots below it are refused)
 
 
 def clean_spend(spend: Float, ix: Index | None = None) -> Float:

@@ -30,8 +30,16 @@ MAX_REFINE_ROUNDS = 8
 REFINE_GAP = 1e-6
 #: a plan is ``optimal`` only when its certified gap is within this share of the objective
 GAP_TARGET = 1e-4
+#: a certified gap below this (objective units) is optimal whatever the objective's size
+ABS_GAP = 1e-6
+#: ... or below this share of the budget
+ABS_GAP_BUDGET = 1e-9
 #: relative certified gap the MIP path tightens its chord tolerance towards
 MIP_GAP_TARGET = 1e-4
+#: a certified gap below this (objective units) is optimal whatever the objective's size
+ABS_GAP = 1e-6
+#: ... or below this share of the budget
+ABS_GAP_BUDGET = 1e-9
 
 
 @dataclass

@@ -24,7 +24,7 @@ from planner.core.rows import Float
 from planner.engine import certificate as certify
 from planner.engine import columns, exact_fill
 from planner.engine.plan_assembly import true_customers
-from planner.engine.refinement import REFINE_GAP, Refined, refine, solve_refined
+from planner.engine.refinement import ABS_GAP, GAP_TARGET, REFINE_GAP, Refined, refine, solve_refined
 from planner.engine.windows import anchor_bands, budget_target, window_bands
 from planner.engine.workspace import Workspace
 from planner.solvers import HighsSession, Solution, Status, solve
@@ -155,8 +155,15 @@ def rerun_kept(ws: Workspace, state: SweepState, budget: float) -> Refined:
     if sol.x is None:
         return Refined(model, sol, model.bands, 0, sol.seconds)
     # a round costs a build (and a cold solve for an LP) and grows the model, so a sweep
-    # point gets one: 8× finer bands where its spend moved to
-    return refine(ws, model, sol, budget, max_rounds=SWEEP_REFINE_ROUNDS)
+    # point gets one: 8× finer bands where its spend moved to; the whole refinement only
+    # where that leaves the point short of an optimal plan's certificate
+    out = refine(ws, model, sol, budget, max_rounds=SWEEP_REFINE_ROUNDS)
+    if out.sol.x is not None and not out.model.lp.is_mip and out.sol.row_dual is not None:
+        b = ws.certify(out.model, out.sol, out.model.spend(out.sol.x))
+        if b.upper - b.true_obj > max(GAP_TARGET * abs(b.true_obj), ABS_GAP):
+            more = refine(ws, out.model, out.sol, budget)
+            out = Refined(more.model, more.sol, more.bands, out.rounds + more.rounds, out.solve_s + more.solve_s)
+    return out
 
 
 def window_solve(ws: Workspace, state: SweepState, budget: float) -> Refined | None:

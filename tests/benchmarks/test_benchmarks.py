@@ -188,6 +188,17 @@ def test_large_end_to_end_under_10_s_and_solve_under_3_s(results, variant):
 
 
 @pytest.mark.benchmark
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_model_building_never_costs_more_than_the_solve(results, size, variant):
+    """Building the LPs (index, rows, every master) never costs more than solving them.
+    The exact fill builds no LP to speak of: its one evaluation is the solve."""
+    r = _run(results, size, variant)
+    if r["solver"] != "exact fill":
+        assert r["build_best"] <= r["solve"], r
+
+
+@pytest.mark.benchmark
 @pytest.mark.parametrize("variant", XL_VARIANTS)
 def test_xl_end_to_end_under_120_s_and_6_gb(results, variant):
     r = _run(results, "xl", variant)
