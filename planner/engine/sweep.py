@@ -24,7 +24,14 @@ from planner.core.rows import Float
 from planner.engine import certificate as certify
 from planner.engine import columns, exact_fill
 from planner.engine.plan_assembly import true_customers
-from planner.engine.refinement import ABS_GAP, GAP_TARGET, REFINE_GAP, Refined, refine, solve_refined
+from planner.engine.refinement import (
+    ABS_GAP,
+    GAP_TARGET,
+    REFINE_GAP,
+    Refined,
+    refine,
+    solve_refined,
+)
 from planner.engine.windows import anchor_bands, budget_target, window_bands
 from planner.engine.workspace import Workspace
 from planner.solvers import HighsSession, Solution, Status, solve
