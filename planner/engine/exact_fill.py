@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 
-from planner.core.chords import Bands
 from planner.core.linear_program import Model
 from planner.engine.certificate import Responder
 from planner.engine.refinement import Refined
@@ -34,12 +33,7 @@ def applies(ws: Workspace, budget: float) -> Model | None:
     """The one-band-per-cell-period model when only the budget can bind (else None)."""
     if ws.solver != "auto" or not ws.concave:
         return None
-    ix = ws.ix
-    cap = ws.cap[ix.kt_cell]
-    kt = np.flatnonzero(cap > 0)
-    zero = np.zeros(len(kt))
-    model = ws.model_on(Bands(kt, zero, cap[kt], zero, zero), per_period=True)
-    ws.set_budget(model, budget)
+    model = ws.whole_domain_model(budget)
     return model if greedy_exact(model) else None
 
 

@@ -255,12 +255,7 @@ def breaks_rows(ws: Workspace, model: Model, spend: Float) -> bool:
 def spend_infeasible(ws: Workspace, budget: float) -> bool:
     """True when the spend-side rows alone cannot be met (every row that counts customers
     dropped): then no chords can make the scenario feasible at this budget."""
-    ix = ws.ix
-    cap = ws.cap[ix.kt_cell]
-    kt = np.flatnonzero(cap > 0)
-    zero = np.zeros(len(kt))
-    model = ws.model_on(Bands(kt, zero, cap[kt], zero, zero), per_period=True)
-    ws.set_budget(model, budget)
+    model = ws.whole_domain_model(budget)
     counts = np.unique(ws.rows.e_row[ws.rows.e_cust != 0])
     model.lp.row_lower[counts], model.lp.row_upper[counts] = -np.inf, np.inf
     return solve(model.lp, "highs", ws.remaining()).status == Status.INFEASIBLE

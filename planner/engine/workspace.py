@@ -115,6 +115,17 @@ class Workspace:
         self.build_seconds += time.perf_counter() - t0
         return model
 
+    def whole_domain_model(self, budget: float) -> Model:
+        """One band per cell-period over its whole spend domain, at ``budget``: the model
+        the exact fill and the spend-only feasibility check start from."""
+        ix = self.ix
+        cap = self.cap[ix.kt_cell]
+        kt = np.flatnonzero(cap > 0)
+        zero = np.zeros(len(kt))
+        model = self.model_on(Bands(kt, zero, cap[kt], zero, zero), per_period=True)
+        self.set_budget(model, budget)
+        return model
+
     def set_budget(self, model: Model, budget: float) -> None:
         lp = model.lp
         lp.row_upper[0] = budget
