@@ -59,7 +59,7 @@ STALL_STEP = 0.5
 DUAL_STEP = 1e-4
 #: the first master also gets the budget-only answer's spends, and that times and over this
 FIRST_STEP = 1.5
-#: a new breakpoint closer than this share of the cap to an existing one is not added
+#: a new breakpoint closer than this share of its spend to an existing one is not added
 SAME_POINT = 1e-10
 LOWER, BASIC, UPPER = 0, 1, 2
 
@@ -96,7 +96,7 @@ class Master:
             k, z = np.r_[k, points[0]], np.r_[z, np.clip(points[1], 0.0, cap[points[0]])]
         order = np.lexsort((z, k))
         k, z = k[order], z[order]
-        fresh = np.r_[True, (k[1:] != k[:-1]) | (z[1:] - z[:-1] > SAME_POINT * cap[k[1:]])][: len(k)]
+        fresh = np.r_[True, (k[1:] != k[:-1]) | (z[1:] - z[:-1] > _near(z[1:], cap[k[1:]]))][: len(k)]
         k, z = k[fresh], z[fresh]
         f = response(ix.curves, ix.kt_cell[k], z)
         band = np.r_[k[1:] == k[:-1], False][: len(k)]  # a breakpoint followed by another of its kt
@@ -164,7 +164,7 @@ class Master:
         key_new = kt.astype(float) * 4.0 + z / np.maximum(cap[kt], 1e-300)
         parent = np.searchsorted(key_old, key_new, side="right") - 1
         at = np.maximum(parent, 0)
-        margin = SAME_POINT * cap[kt]
+        margin = _near(z, cap[kt])
         ok = (parent >= 0) & (self.kt[at] == kt) & (z > self.lo[at] + margin) & (z < self.hi[at] - margin)
         parent, z, margin = parent[ok], z[ok], margin[ok]
         order = np.lexsort((z, parent))
@@ -254,6 +254,12 @@ class Master:
             np.minimum.at(first_piece, owner, idx)
             new[np.where(last_full[lost] >= 0, last_full[lost], first_piece[lost])] = BASIC
         return HighsSession.make_basis(np.r_[new, status[n:]], self._rows)
+
+
+def _near(z: Float, cap: Float) -> Float:
+    """How close two breakpoints may be: ``SAME_POINT`` of the spend (a hill curve of shape
+    0.3 still bends at 1e-6 money), but no closer than 1e-15 of the cap."""
+    return SAME_POINT * np.maximum(np.abs(z), 1e-5 * cap)
 
 
 def _band_of(kt: Int, lo: Float, x: Float) -> Int:

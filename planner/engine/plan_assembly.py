@@ -68,7 +68,7 @@ def assemble(
 ) -> Plan:
     """Build the Plan for spend per cell-period ``spend`` (real-curve evaluation)."""
     sc, st = ix.scenario, ix.scenario.settings
-    spend = clean_spend(spend, ix)
+    spend = snap_to_rows(ix, rows, clean_spend(spend, ix))
     cust, scale = true_customers(ix, spend)
     value = ix.kt_value * cust
     d = ix.kt_discount
@@ -141,13 +141,46 @@ def clean_spend(spend: Float, ix: Index | None = None) -> Float:
     ``SPEND_DUST`` or below 1e-9 of the plan's total.  Not relative to the budget: a plan
     far below its budget keeps every real amount (zeroing a real 1e-5 of a 0.3 plan on a
     budget of 18 000 broke its share ceiling by 1e-5).  With ``ix``, an amount that buys
-    a hundredth of a customer or more (and 1e-9 of the plan's, after the caps) is never round-off,
-    however small (a hill curve of shape 0.3 saves a customer for 3.5e-8)."""
+    a hundredth of a customer or more (and 1e-9 of the plan's, after the caps) is never
+    round-off, however small (a hill curve of shape 0.3 saves a customer for 3.5e-8), unless
+    it breaks a limit on spend (:func:`snap_to_rows`)."""
     cut = spend <= max(SPEND_DUST, 1e-9 * float(np.abs(spend).sum()))
     if ix is not None and cut.any():  # customers as reported: a binding cap scales them away
         bought, _ = true_customers(ix, spend)
         cut &= bought <= max(1e-2, 1e-9 * float(bought.sum()))
     return np.where(cut, 0.0, spend)
+
+
+#: amounts at most this share of the budget are within the LP's feasibility tolerance
+SNAP = 1e-9
+
+
+def snap_to_rows(ix: Index, rows: FrozenRows, spend: Float) -> Float:
+    """Spend with the amounts the LP's feasibility tolerance cannot tell from 0 (at most
+    ``SNAP`` of the budget) set to 0 where they break an upper limit on spend alone: a
+    share ceiling that one channel can meet only by spending nothing is met by a few 1e-9
+    of money within the tolerance, which a curve with an infinite first slope turns into
+    whole customers."""
+    n = len(rows)
+    if not n or not spend.any():
+        return spend
+    aux = np.bincount(ix.kt_t, weights=spend, minlength=ix.P) if len(rows.aux_row) else np.zeros(0)
+    act = rows.activity(spend, np.zeros_like(spend), aux)
+    gross = np.zeros(n)  # the row's size at this plan: a share is broken by a share of it
+    np.add.at(gross, rows.e_row, np.abs(rows.e_spend * spend[rows.e_kt]))
+    if len(rows.aux_row):
+        np.add.at(gross, rows.aux_row, np.abs(rows.aux_coef * aux[rows.aux_col]))
+    upper = np.where(rows.sense == ">=", np.inf, rows.rhs)
+    on_customers = np.zeros(n, dtype=bool)
+    on_customers[rows.e_row[rows.e_cust != 0]] = True
+    broken = ~on_customers & (act > upper + 1e-6 * gross + 1e-15 * (1.0 + np.abs(rows.rhs)))
+    tiny = (spend > 0) & (spend <= SNAP * max(1.0, float(ix.scenario.settings.total_budget)))
+    hit = broken[rows.e_row] & (rows.e_spend > 0) & tiny[rows.e_kt]
+    if not hit.any():
+        return spend
+    out = spend.copy()
+    out[rows.e_kt[hit]] = 0.0
+    return out
 
 
 def headline(ix: Index, spend: Float, cust: Float, budget_dual: float) -> dict[str, float]:
