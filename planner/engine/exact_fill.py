@@ -25,8 +25,10 @@ from planner.engine.workspace import Workspace
 from planner.solvers import Solution, Status, check
 from planner.solvers.greedy import greedy_exact
 
-#: bisection steps on the budget's price (each one evaluation of every cell's best spend)
+#: steps on the budget's price at most (each one evaluation of every cell's best spend)
 PRICE_STEPS = 80
+#: the price search stops once its bracket's two spends differ by this share of the budget
+SPREAD = 1e-10
 
 
 def applies(ws: Workspace, budget: float) -> Model | None:
@@ -82,18 +84,33 @@ def _bisect(spend_at, budget: float, lo: float, hi: float, x_hi: np.ndarray,
             x_lo: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """The price in ``[lo, hi]`` where total spend crosses ``budget`` (spend falls as the
     price rises), and the spends there: those of the bracket's two ends blended so that they
-    meet the budget (cells that jump at the price share the difference)."""
+    meet the budget (cells that jump at the price share the difference).
+
+    Regula falsi with the Illinois step (a few evaluations where the total spend is smooth
+    in the price), halving the bracket where it stalls; it stops once the two ends' spends
+    differ by at most ``SPREAD`` of the budget (the blend then moves no cell by more)."""
     if x_lo is None:
         x_lo = spend_at(lo)
-    for _ in range(PRICE_STEPS):
-        mid = 0.5 * (lo + hi) if lo <= 0 or hi <= 0 else float(np.sqrt(lo * hi))
-        if not lo < mid < hi:
-            break
-        x_mid = spend_at(mid)
-        if x_mid.sum() > budget:
-            lo, x_lo = mid, x_mid
-        else:
-            hi, x_hi = mid, x_mid
     s_lo, s_hi = float(x_lo.sum()), float(x_hi.sum())
+    f_lo, f_hi = s_lo - budget, s_hi - budget  # f_lo > 0 ≥ f_hi
+    last = 0  # which end the last step moved: +1 lo, -1 hi
+    for _ in range(PRICE_STEPS):
+        if s_lo - s_hi <= SPREAD * max(budget, 1e-300):
+            break
+        mid = lo + (hi - lo) * f_lo / (f_lo - f_hi) if f_lo > f_hi else 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            mid = 0.5 * (lo + hi) if lo <= 0 or hi <= 0 else float(np.sqrt(lo * hi))
+            if not lo < mid < hi:
+                break
+        x_mid = spend_at(mid)
+        s_mid = float(x_mid.sum())
+        if s_mid > budget:
+            lo, x_lo, s_lo, f_lo = mid, x_mid, s_mid, s_mid - budget
+            f_hi = f_hi / 2 if last == 1 else f_hi  # Illinois: the end that stays twice is halved
+            last = 1
+        else:
+            hi, x_hi, s_hi, f_hi = mid, x_mid, s_mid, s_mid - budget
+            f_lo = f_lo / 2 if last == -1 else f_lo
+            last = -1
     theta = 0.0 if s_lo <= s_hi else min(1.0, max(0.0, (budget - s_hi) / (s_lo - s_hi)))
     return hi, x_hi + theta * (x_lo - x_hi)
