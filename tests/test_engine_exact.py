@@ -133,3 +133,17 @@ def test_the_time_limit_holds_for_the_whole_run():
         assert any("time limit (time_limit_s)" in w for w in plan.warnings)
     else:
         assert "time_limit_s" in plan.message
+
+
+def test_a_cold_master_solved_by_interior_point_gives_the_same_plan(monkeypatch):
+    """Large first masters go to HiGHS's interior point method and crossover; the rounds
+    after start from its basis (read from HiGHS's basis object: its basic-variable query
+    has no factorisation to read after crossover)."""
+    from planner.engine import columns
+
+    sc = synth.scenario("small", "constrained")
+    plain = optimize(sc)
+    monkeypatch.setattr(columns, "COLD_IPM", 0)
+    ipm = optimize(sc)
+    assert plain.status == ipm.status == "optimal"
+    assert ipm.summary["objective_value"] == pytest.approx(plain.summary["objective_value"], rel=2e-6)

@@ -44,6 +44,9 @@ from planner.solvers import HighsSession, Solution, solve
 COLUMN_GAP = 1e-6
 #: ... or after this many master solves
 MAX_COLUMN_ROUNDS = 40
+#: a first master with more columns than this is solved by HiGHS's interior point method
+#: and crossover (a cold dual simplex on the xl dynamics master took 449 s)
+COLD_IPM = 200_000
 #: breakpoints kept around the band holding the spend and the one holding the priced
 #: spend (bands before, bands after); farther ones are merged away
 KEEP_SPEND, KEEP_ARG = (1, 1), (0, 1)
@@ -137,6 +140,8 @@ class Master:
         self.session = HighsSession(self.model.lp)
         if self.start is not None:
             self.session.start_from(self.start)
+        elif len(self.kt) > COLD_IPM:
+            self.session.set_option("solver", "ipm")
         return self.model
 
     def solve(self, budget: float) -> Solution:
@@ -200,6 +205,8 @@ class Master:
         if self.session is None or self.sol is None or self.sol.x is None or not len(self.sol.x):
             return None, None  # no solve to start from (an empty model is not solved by HiGHS)
         status, self._rows = self.session.basis_arrays(self.sol.x)
+        if status is None:
+            return None, None
         return status, self.sol.x[: len(self.kt)].copy()
 
     def _merge_far(self, spend: Float, arg: Float, status: Int | None, fill: Float | None

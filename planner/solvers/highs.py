@@ -120,6 +120,14 @@ class HighsSession:
         the bound its value ``x`` (the last solution) is nearest (reading HiGHS's whole
         basis object costs a Python object per column)."""
         lp = self.lp
+        if self.h.getOptionValue("solver")[1] == "ipm":
+            # after interior point and crossover HiGHS holds no factorisation to read the
+            # basic variables from (asking segfaults): read its basis object instead
+            b = self.h.getBasis()
+            if not b.valid:
+                return None, None
+            return (np.fromiter((v.value for v in b.col_status), dtype=np.int64, count=len(b.col_status)),
+                    np.fromiter((v.value for v in b.row_status), dtype=np.int64, count=len(b.row_status)))
         _, basic = self.h.getBasicVariables()
         basic = np.asarray(basic, dtype=np.int64)
         col = np.where(x - lp.col_lower <= lp.col_upper - x, 0, 2)
