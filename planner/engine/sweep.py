@@ -107,8 +107,17 @@ def _on_master(ws: Workspace, state: SweepState, budget: float) -> Refined:
     carry over from the last budget), or on a new one."""
     if state.master is None:
         state.master, out = columns.solve_columns(ws, budget, SWEEP_GAP)
-        return out
-    return columns.generate(ws, state.master, budget, SWEEP_GAP)
+    else:
+        master = state.master
+        if len(state.path) == 2 and master.sol is not None and master.sol.x is not None:
+            # breakpoints where the spend is heading (extrapolated along the last two budgets)
+            cap = ws.cap[ws.ix.kt_cell]
+            guess = state.extrapolate(budget, cap)
+            kt = np.flatnonzero((guess > 0) & (guess < cap))
+            master.insert(kt, guess[kt], state.path[-1][1], guess)
+        out = columns.generate(ws, master, budget, SWEEP_GAP)
+    state.record(out.model, out.sol)
+    return out
 
 
 def anchor(ws: Workspace, state: SweepState, budget: float) -> Refined:

@@ -88,8 +88,8 @@ def run(size: str, variant: str, workdir: Path) -> dict[str, Any]:
         "peak_mb": peak, "rss_before_mb": rss_before,
         "variables": int(info["variables"]), "rows": int(info["rows"]), "nonzeros": int(info["nonzeros"]),
         "bands": int(info["bands"]), "refine_rounds": int(info["refine_rounds"]),
-        "solver": info["solver"], "gap_relative": float(plan.summary["optimality_gap_relative"]),
-        "objective": float(plan.summary["objective_value"]),
+        "solver": info["solver"], "gap_relative": float(plan.summary.get("optimality_gap_relative", float("nan"))),
+        "objective": float(plan.summary.get("objective_value", float("nan"))),
     }
 
     # the method planner used before issue 18, for comparison: one LP on the chord bands

@@ -145,7 +145,7 @@ def render(runs: list[dict[str, Any]], frontiers: list[dict[str, Any]], kkt: dic
     lines += [
         "",
         "*exact fill*: only the budget binds, so planner finds the budget's price by bisection on the "
-        "real curves; *windows*: a constraint that never binds is added, so the chord-window LP path runs.",
+        "real curves; *windows*: a constraint that never binds is added, so the column-generation path runs.",
         "",
         "## Frontier, 21 points, medium (seconds)",
         "",
