@@ -45,8 +45,10 @@ COLUMN_GAP = 1e-6
 #: ... or after this many master solves
 MAX_COLUMN_ROUNDS = 40
 #: a first master with more columns than this is solved by HiGHS's interior point method
-#: and crossover (a cold dual simplex on the xl dynamics master took 449 s)
-COLD_IPM = 200_000
+#: and crossover: on the xl dynamics master (1.9 M columns) a cold dual simplex took 449 s,
+#: from the crash basis over 4 minutes, interior point 49 s; on the large constrained one
+#: (0.2 M) interior point took 29 s, the dual simplex 0.4 s cold and from the crash basis
+COLD_IPM = 1_000_000
 #: breakpoints kept around the band holding the spend and the one holding the priced
 #: spend (bands before, bands after); farther ones are merged away
 KEEP_SPEND, KEEP_ARG = (1, 1), (0, 1)
@@ -86,6 +88,7 @@ class Master:
     session: HighsSession | None = None
     sol: Solution | None = None
     start: Any = None      # basis for the next solve (mapped onto the present bands)
+    cold: bool = True      # no LP of this master solved yet
 
     @classmethod
     def first(cls, ws: Workspace, points: tuple[Int, Float] | None = None) -> Master:
@@ -105,6 +108,27 @@ class Master:
         band = np.r_[k[1:] == k[:-1], False][: len(k)]  # a breakpoint followed by another of its kt
         nxt = np.flatnonzero(band) + 1
         return cls(ws, k[band], z[band], z[nxt], f[band], f[nxt])
+
+    def crash(self, x0: Float, budget: float) -> None:
+        """Start the first master from the basis of the budget-only answer ``x0`` (a
+        breakpoint of every cell-period): bands below it full, above it empty, the budget
+        row binding with one band at ``x0`` basic, every other row's slack basic (the
+        auxiliary totals basic, their definition rows not).  That basis is dual feasible
+        where only the budget binds (the large constrained first master: 772 pivots from it)."""
+        ws, rows = self.ws, self.ws.rows
+        x = x0[self.kt]
+        col = np.where(self.hi <= x * (1 + 1e-12), UPPER, LOWER)
+        row = np.full(len(rows), BASIC)
+        definition = np.asarray(rows.kind, dtype=object) == "definition"
+        row[definition] = LOWER
+        cap = ws.cap[ws.ix.kt_cell]
+        inner = np.flatnonzero((self.lo > 0) & np.isclose(self.lo, x) & (x < cap[self.kt]))
+        if float(x0.sum()) >= budget * (1 - 1e-9) and len(inner):
+            row[0] = UPPER
+            col[inner[0]] = BASIC
+        if int((row == BASIC).sum()) + int((col == BASIC).sum()) + ws.n_aux != len(rows):
+            return  # not a square basis (e.g. definition rows without their totals): start cold
+        self.start = HighsSession.make_basis(np.r_[col, np.full(ws.n_aux, BASIC)], row)
 
     def moved(self, ws: Workspace) -> Master | None:
         """This master's breakpoints and last basis for ``ws``: the same scenario with a
@@ -126,7 +150,7 @@ class Master:
         hi = np.where(last, cap[self.kt], self.hi)
         f_hi = self.f_hi.copy()
         f_hi[last] = response(ws.ix.curves, ws.ix.kt_cell[self.kt[last]], hi[last])
-        return Master(ws, self.kt, self.lo, hi, self.f_lo, f_hi, start=self.session.basis())
+        return Master(ws, self.kt, self.lo, hi, self.f_lo, f_hi, start=self.session.basis(), cold=False)
 
     # the LP ----------------------------------------------------------------------------
     def build(self, budget: float) -> Model:
@@ -138,10 +162,11 @@ class Master:
         self.model = self.ws.model_on(bands, per_period=True)
         self.ws.set_budget(self.model, budget)
         self.session = HighsSession(self.model.lp)
-        if self.start is not None:
+        if self.start is not None and not (self.cold and len(self.kt) > COLD_IPM):
             self.session.start_from(self.start)
         elif len(self.kt) > COLD_IPM:
             self.session.set_option("solver", "ipm")
+        self.cold = False
         return self.model
 
     def solve(self, budget: float) -> Solution:
@@ -281,21 +306,32 @@ def _band_of(kt: Int, lo: Float, x: Float) -> Int:
 def first_points(ws: Workspace, budget: float) -> tuple[Int, Float]:
     """Breakpoints where the real curves would spend ``budget`` if it were the only limit
     (and a step either side): the first master's prices start near the answer's."""
+    x = budget_only(ws, budget)
+    kt = np.flatnonzero(x > 0)
+    return np.r_[kt, kt, kt], np.r_[x[kt], x[kt] * FIRST_STEP, x[kt] / FIRST_STEP]
+
+
+def budget_only(ws: Workspace, budget: float) -> Float:
+    """Spend per cell-period on the real curves if the budget were the only limit."""
     ix = ws.ix
     w_cust, w_spend, _ = objective_weights(ix)
     cap = ws.cap[ix.kt_cell]
     budget_row = ws.rows.e_row == 0
     a0 = np.bincount(ws.rows.e_kt[budget_row], weights=ws.rows.e_spend[budget_row], minlength=len(cap))
-    x = budget_target(ix, w_cust, w_spend, a0, cap, budget, ws.scenario.settings.spend_full_budget, 1.0)
-    kt = np.flatnonzero(x > 0)
-    return np.r_[kt, kt, kt], np.r_[x[kt], x[kt] * FIRST_STEP, x[kt] / FIRST_STEP]
+    return budget_target(ix, w_cust, w_spend, a0, cap, budget, ws.scenario.settings.spend_full_budget, 1.0)
 
 
 def solve_columns(ws: Workspace, budget: float, gap: float = COLUMN_GAP,
                   seed: tuple[Int, Float] | None = None, polish: bool = True) -> tuple[Master, Refined]:
     """A new master for ``budget`` (on ``seed``'s breakpoints, e.g. those of a scenario
     with a limit moved a little, else at :func:`first_points`) and its column generation."""
-    master = Master.first(ws, first_points(ws, budget) if seed is None else seed)
+    if seed is not None:
+        master = Master.first(ws, seed)
+    else:
+        x0 = budget_only(ws, budget)
+        kt = np.flatnonzero(x0 > 0)
+        master = Master.first(ws, (np.r_[kt, kt, kt], np.r_[x0[kt], x0[kt] * FIRST_STEP, x0[kt] / FIRST_STEP]))
+        master.crash(x0, budget)
     return master, generate(ws, master, budget, gap, polish=polish)
 
 
