@@ -48,7 +48,7 @@ _ALL = [
     Figure("baseline_value", "Baseline value", "currency", "value of today's customers with no spend"),
     Figure("optimality_gap_bound", "Optimality gap (bound)", "currency", "the best plan is worth at most this more"),
     Figure("optimality_gap_relative", "Optimality gap (relative)", "percent", "gap bound as a share of the objective"),
-    Figure("status", "Status", "text", "optimal, or feasible when time ran out"),
+    Figure("status", "Status", "text", "optimal (gap ≤ 0.01 %), feasible or time_limit"),
     # further figures of a plan
     Figure("total_budget", "Total budget", "currency", "the budget the plan may spend"),
     Figure("objective", "Objective", "text", "what the plan maximises"),

@@ -1,4 +1,4 @@
-"""Column generation on the real curves for concave scenarios: chords between priced points.
+"""The column-generation master: chords between priced breakpoints of each cell-period.
 
 The *master* is the chord LP of every cell-period on its own breakpoints (per-period bands,
 :func:`planner.core.linear_program.build_model`).  *Pricing* at the master's duals is each
@@ -16,15 +16,14 @@ objective.
 
 Breakpoints far from both the spend and the priced spend are merged away (``KEEP``) so the
 master stays small over many rounds and budgets; a :class:`Master` is kept between budgets
-(a frontier re-solves it warm).  Not for S-shaped curves (band-order binaries), CBC, or
+(a frontier re-solves it warm).  The rounds themselves (pricing, when to stop) are
+:mod:`.generation`'s.  Not for S-shaped curves (band-order binaries), CBC, or
 cells whose customers a row limits from above (a chord undercounts them): those keep the
 chord-band refinement.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,18 +31,11 @@ import numpy as np
 
 from planner.core.chords import Bands
 from planner.core.curves import response
-from planner.core.linear_program import Model, objective_weights
+from planner.core.linear_program import Model
 from planner.core.types import Float, Int
-from planner.engine.certificate import prices
-from planner.engine.refinement import Refined
-from planner.engine.windows import budget_target
 from planner.engine.workspace import Workspace
 from planner.solvers import HighsSession, Solution, solve
 
-#: column generation stops once the certified gap is within this share of the objective
-COLUMN_GAP = 1e-6
-#: ... or after this many master solves
-MAX_COLUMN_ROUNDS = 40
 #: a first master with more columns than this is solved by HiGHS's interior point method
 #: and crossover: on the xl dynamics master (1.9 M columns) a cold dual simplex took 449 s,
 #: from the crash basis over 4 minutes, interior point 49 s; on the large constrained one
@@ -54,16 +46,6 @@ COLD_IPM = 1_000_000
 KEEP_SPEND, KEEP_ARG = (1, 1), (0, 1)
 #: first breakpoints of every cell-period, as shares of its spend cap
 FIRST_POINTS = np.array([0.0, 0.01, 0.1, 0.3, 1.0])
-#: a cell-period's priced spend becomes a breakpoint where it gains at least this share of
-#: the mean gain (partial pricing: fewer changed cells per round, fewer pivots; measured on
-#: the large synthetic scenarios, 0.5 took 30 % less time than adding every gain)
-PRICE_SHARE = 0.5
-#: first step either side of the spends where the gap stops halving (share of the spend)
-STALL_STEP = 0.5
-#: the last round's breakpoints either side of each spend (share of the spend)
-DUAL_STEP = 1e-4
-#: the first master also gets the budget-only answer's spends, and that times and over this
-FIRST_STEP = 1.5
 #: a new breakpoint closer than this share of its spend to an existing one is not added
 SAME_POINT = 1e-10
 LOWER, BASIC, UPPER = 0, 1, 2
@@ -138,9 +120,9 @@ class Master:
         old, new = self.ws.rows, ws.rows
         same = (len(old) == len(new) and ws.n_aux == self.ws.n_aux and np.array_equal(old.e_row, new.e_row)
                 and np.array_equal(old.e_kt, new.e_kt) and np.array_equal(old.sense, new.sense)
-                and np.allclose(old.e_spend, new.e_spend, rtol=0, atol=0)
-                and np.allclose(old.e_cust, new.e_cust, rtol=0, atol=0))
-        if not same or self.session is None:
+                and np.array_equal(old.e_spend, new.e_spend) and np.array_equal(old.e_cust, new.e_cust))
+        status, rows, _ = self._last_basis()
+        if not same or status is None:
             return None
         cap = ws.cap[ws.ix.kt_cell]
         last = np.r_[self.kt[1:] != self.kt[:-1], True]
@@ -150,7 +132,8 @@ class Master:
         hi = np.where(last, cap[self.kt], self.hi)
         f_hi = self.f_hi.copy()
         f_hi[last] = response(ws.ix.curves, ws.ix.kt_cell[self.kt[last]], hi[last])
-        return Master(ws, self.kt, self.lo, hi, self.f_lo, f_hi, start=self.session.basis(), cold=False)
+        return Master(ws, self.kt, self.lo, hi, self.f_lo, f_hi, start=HighsSession.make_basis(status, rows),
+                      cold=False)
 
     # the LP ----------------------------------------------------------------------------
     def build(self, budget: float) -> Model:
@@ -184,7 +167,7 @@ class Master:
         """Split bands at new breakpoints ``(kt, z)`` (after merging away the breakpoints
         far from ``spend`` and ``arg``: :meth:`_merge_far`); the next LP starts from the last
         basis mapped onto the new bands.  Returns the number of breakpoints added."""
-        status, fill = self._last_basis()
+        status, rows, fill = self._last_basis()
         if spend is not None and arg is not None:
             status, fill = self._merge_far(spend, arg, status, fill)
         cap = self.ws.cap[self.ws.ix.kt_cell]
@@ -220,19 +203,20 @@ class Master:
         f_hi = np.r_[f[1:], 0.0]
         f_hi[last] = self.f_hi
         if status is not None:
-            self.start = self._split_basis(status, fill, owner, lo - self.lo[owner], hi - lo)
+            self.start = self._split_basis(status, rows, fill, owner, lo - self.lo[owner], hi - lo)
         self.kt, self.lo, self.hi, self.f_lo, self.f_hi = self.kt[owner], lo, hi, f, f_hi
         self.model = self.session = None
         return len(z)
 
-    def _last_basis(self) -> tuple[Int | None, Float | None]:
-        """Each column's basis status (bands, then auxiliaries) and each band's fill."""
+    def _last_basis(self) -> tuple[Int | None, Int | None, Float | None]:
+        """The last solve's basis status of each column (bands, then auxiliaries) and row,
+        and each band's fill (``None`` where there is no solve to start from)."""
         if self.session is None or self.sol is None or self.sol.x is None or not len(self.sol.x):
-            return None, None  # no solve to start from (an empty model is not solved by HiGHS)
-        status, self._rows = self.session.basis_arrays(self.sol.x)
+            return None, None, None  # an empty model is not solved by HiGHS
+        status, rows = self.session.basis_arrays(self.sol.x)
         if status is None:
-            return None, None
-        return status, self.sol.x[: len(self.kt)].copy()
+            return None, None, None
+        return status, rows, self.sol.x[: len(self.kt)].copy()
 
     def _merge_far(self, spend: Float, arg: Float, status: Int | None, fill: Float | None
                    ) -> tuple[Int | None, Float | None]:
@@ -242,9 +226,8 @@ class Master:
         n = len(self.kt)
         idx = np.arange(n)
         head = np.r_[True, self.kt[1:] != self.kt[:-1]]
-        pos = idx - np.maximum.accumulate(np.where(head, idx, 0))
-        first_of = np.where(head, idx, 0)
-        first_of = np.maximum.accumulate(first_of)
+        first_of = np.maximum.accumulate(np.where(head, idx, 0))  # first band of each band's kt
+        pos = idx - first_of
         j_s = _band_of(self.kt, self.lo, spend) - first_of
         j_a = _band_of(self.kt, self.lo, arg) - first_of
         near = ((pos >= j_s - KEEP_SPEND[0]) & (pos <= j_s + KEEP_SPEND[1])) | (
@@ -264,7 +247,7 @@ class Master:
             return status, fill
         return np.r_[status[:n][keep], status[n:]], np.bincount(group, weights=fill)
 
-    def _split_basis(self, status: Int, fill: Float, owner: Int, offset: Float, width: Float) -> Any:
+    def _split_basis(self, status: Int, rows: Int, fill: Float, owner: Int, offset: Float, width: Float) -> Any:
         """The last basis on the split bands: pieces below the old band's fill are full,
         above it empty, and a basic band's basic status goes to the piece holding its fill."""
         n = len(self.kt)
@@ -285,7 +268,7 @@ class Master:
             first_piece = np.full(n, len(owner))
             np.minimum.at(first_piece, owner, idx)
             new[np.where(last_full[lost] >= 0, last_full[lost], first_piece[lost])] = BASIC
-        return HighsSession.make_basis(np.r_[new, status[n:]], self._rows)
+        return HighsSession.make_basis(np.r_[new, status[n:]], rows)
 
 
 def _near(z: Float, cap: Float) -> Float:
@@ -301,130 +284,3 @@ def _band_of(kt: Int, lo: Float, x: Float) -> Int:
     # bands of a kt are sorted: the band of x is the last one starting at or below it
     cnt = np.bincount(kt, weights=(lo <= x[kt]).astype(float), minlength=n_kt).astype(np.int64)
     return (first + np.maximum(cnt, 1) - 1)[kt]
-
-
-def first_points(ws: Workspace, budget: float) -> tuple[Int, Float]:
-    """Breakpoints where the real curves would spend ``budget`` if it were the only limit
-    (and a step either side): the first master's prices start near the answer's."""
-    x = budget_only(ws, budget)
-    kt = np.flatnonzero(x > 0)
-    return np.r_[kt, kt, kt], np.r_[x[kt], x[kt] * FIRST_STEP, x[kt] / FIRST_STEP]
-
-
-def budget_only(ws: Workspace, budget: float) -> Float:
-    """Spend per cell-period on the real curves if the budget were the only limit."""
-    ix = ws.ix
-    w_cust, w_spend, _ = objective_weights(ix)
-    cap = ws.cap[ix.kt_cell]
-    budget_row = ws.rows.e_row == 0
-    a0 = np.bincount(ws.rows.e_kt[budget_row], weights=ws.rows.e_spend[budget_row], minlength=len(cap))
-    return budget_target(ix, w_cust, w_spend, a0, cap, budget, ws.scenario.settings.spend_full_budget, 1.0)
-
-
-def solve_columns(ws: Workspace, budget: float, gap: float = COLUMN_GAP,
-                  seed: tuple[Int, Float] | None = None, polish: bool = True) -> tuple[Master, Refined]:
-    """A new master for ``budget`` (on ``seed``'s breakpoints, e.g. those of a scenario
-    with a limit moved a little, else at :func:`first_points`) and its column generation."""
-    if seed is not None:
-        master = Master.first(ws, seed)
-    else:
-        x0 = budget_only(ws, budget)
-        kt = np.flatnonzero(x0 > 0)
-        master = Master.first(ws, (np.r_[kt, kt, kt], np.r_[x0[kt], x0[kt] * FIRST_STEP, x0[kt] / FIRST_STEP]))
-        master.crash(x0, budget)
-    return master, generate(ws, master, budget, gap, polish=polish)
-
-
-def generate(ws: Workspace, master: Master, budget: float, gap: float = COLUMN_GAP,
-             max_rounds: int = MAX_COLUMN_ROUNDS, polish: bool = True) -> Refined:
-    """Solve the master and add priced breakpoints until the certified gap is within
-    ``gap``; then (``polish``) once more with breakpoints ``DUAL_STEP`` either side of every
-    spend, so that the duals (shadow prices, the budget's marginal ROI) are the curves'
-    slopes there, not the slope of a wider chord.
-
-    Where the gap stops halving (degenerate prices: pricing finds nothing new although the
-    bound stays loose, e.g. money parked past a binding cap to make room under a share
-    ceiling) the spends also get breakpoints a step either side, the step halving each
-    time (a trust region); the run ends when that step is spent and the plan no longer
-    improves."""
-    solve_s, rounds, polished = 0.0, 0, not polish
-    step, last_gap, last_obj = STALL_STEP, np.inf, -np.inf
-    best: Refined | None = None  # the last round with a plan (kept if a later one fails)
-    while True:
-        sol = master.solve(budget)
-        solve_s += sol.seconds
-        rounds += 1
-        model = master.model
-        assert model is not None
-        if sol.x is None or sol.row_dual is None:
-            if best is not None:  # e.g. the time limit stopped this round's solve
-                best.solve_s, best.rounds = solve_s, rounds
-                return best
-            return _done(model, sol, rounds, solve_s)
-        best = _done(model, sol, rounds, solve_s)
-        spend = model.spend(sol.x)
-        close = not ws.gap_too_wide(model, sol, spend, gap)
-        bound = ws.bound_memo
-        assert bound is not None
-        now = bound.upper - bound.true_obj
-        stalled = now > 0.5 * last_gap
-        settled = bound.true_obj <= last_obj + 1e-9 * max(abs(bound.true_obj), 1e-9)
-        if (close and polished) or rounds >= max_rounds or ws.out_of_time() or (
-                stalled and settled and step < DUAL_STEP):
-            return best
-        last_gap, last_obj = now, max(last_obj, bound.true_obj)
-        t0 = time.perf_counter()
-        cap = ws.cap[ws.ix.kt_cell]
-        active = np.flatnonzero((spend > 0) & (spend < cap))
-        if close:
-            polished = True
-            kt, z = np.r_[active, active], np.r_[spend[active] * (1 - DUAL_STEP), spend[active] * (1 + DUAL_STEP)]
-        else:
-            kt, z = new_points(master, model, sol, spend, bound.arg)
-            if stalled:
-                kt, z = np.r_[kt, active, active], np.r_[z, spend[active] * (1 - step), spend[active] * (1 + step)]
-                step /= 2
-        added = master.insert(kt, z, spend, bound.arg)
-        ws.build_seconds += time.perf_counter() - t0
-        if not added and step < DUAL_STEP:
-            return best
-
-
-def _done(model: Model, sol: Solution, rounds: int, solve_s: float) -> Refined:
-    """The outcome at this budget, on a copy of the model's row bounds: the master's LP
-    is re-solved at other budgets, and a frontier evaluates this plan later."""
-    lp = dataclasses.replace(model.lp, row_lower=model.lp.row_lower.copy(), row_upper=model.lp.row_upper.copy())
-    model = dataclasses.replace(model, lp=lp)
-    return Refined(model, sol, model.bands, rounds, solve_s)
-
-
-def new_points(master: Master, model: Model, sol: Solution, spend: Float, arg: Float) -> tuple[Int, Float]:
-    """Breakpoints to add: the priced spend where it beats every breakpoint of its
-    cell-period at the master's prices, and the master's spend where it lies inside a chord."""
-    assert sol.row_dual is not None and sol.x is not None
-    ix = master.ws.ix
-    c1, c2, _, _ = prices(model, sol.row_dual)
-    w = np.maximum(c1 * ix.kt_sigma, 0.0)
-    n_kt = len(spend)
-    best_here = np.full(n_kt, 0.0)  # spend 0 is always a breakpoint
-    phi_hi = w[master.kt] * master.f_hi - c2[master.kt] * master.hi
-    np.maximum.at(best_here, master.kt, phi_hi)
-    phi_arg = w * response(ix.curves, ix.kt_cell, arg) - c2 * arg
-    scale = 1e-12 * (1.0 + float(np.abs(phi_arg).sum()))
-    gain = np.where(arg > 0, phi_arg - best_here, 0.0)
-    cut = PRICE_SHARE * gain[gain > scale].mean() if (gain > scale).any() else 0.0
-    priced = np.flatnonzero((arg > 0) & (gain > scale) & (gain >= cut))
-    fill = sol.x[: len(master.kt)]
-    inside = (fill > 1e-9 * (master.hi - master.lo)) & (fill < (1 - 1e-9) * (master.hi - master.lo))
-    mixed = np.unique(master.kt[inside])
-    mixed = mixed[spend[mixed] > 0]
-    # the midpoint between the spend and the priced spend: measured on the synthetic
-    # constrained scenarios, it saves a third of the rounds to a 1e-6 gap
-    d = arg[priced] - spend[priced]
-    cap = master.ws.cap[ix.kt_cell]
-    # money parked where customers are worth nothing at the prices (past a binding cap, to
-    # make room under a share ceiling) wants the flattest chord: one ending at the cap
-    park = np.flatnonzero((w <= 0) & (spend > 0) & (spend < 0.5 * cap))
-    k = np.r_[priced, mixed, priced, park]
-    z = np.r_[arg[priced], spend[mixed], spend[priced] + 0.5 * d, cap[park] - 2 * spend[park]]
-    return k, np.clip(z, 0, cap[k])

@@ -15,7 +15,7 @@ from planner.core.linear_program import Model
 from planner.core.plan import Plan
 from planner.core.scenario_arrays import Index
 from planner.core.types import Float, Int
-from planner.engine import columns, exact_fill, outcome, refinement, sweep
+from planner.engine import columns, exact_fill, generation, outcome, refinement, sweep
 from planner.engine.marginals import true_marginals
 from planner.engine.plan_assembly import clean_spend, headline, true_customers
 from planner.engine.workspace import Workspace
@@ -81,7 +81,7 @@ class Optimizer:
         self.state = sweep.SweepState()
         self.seed: tuple[Int, Float] | None = None  # first breakpoints of a master (see nearby)
         self.warm: columns.Master | None = None     # or a whole master to start from
-        self.polish = True  # column generation's last round for the duals (see columns.generate)
+        self.polish = True  # column generation's last round for the duals (see generation.generate)
 
     def nearby(self, scenario: Scenario, time_limit: float) -> Optimizer:
         """An optimiser for ``scenario`` (this one with a limit moved a little: the marginal
@@ -143,9 +143,9 @@ class Optimizer:
             return exact_fill.fill(ws, probe, budget)
         if columns.applies(ws):
             if self.warm is not None:
-                master, out = self.warm, columns.generate(ws, self.warm, budget, polish=self.polish)
+                master, out = self.warm, generation.generate(ws, self.warm, budget, polish=self.polish)
             else:
-                master, out = columns.solve_columns(ws, budget, seed=self.seed, polish=self.polish)
+                master, out = generation.solve_columns(ws, budget, seed=self.seed, polish=self.polish)
             if out.sol.x is not None or ws.out_of_time():
                 self.state.master = master
                 return out

@@ -22,7 +22,7 @@ from planner.core.chords import Bands
 from planner.core.linear_program import Model, out_of_order
 from planner.core.rows import Float
 from planner.engine import certificate as certify
-from planner.engine import columns, exact_fill
+from planner.engine import columns, exact_fill, generation
 from planner.engine.plan_assembly import true_customers
 from planner.engine.refinement import (
     ABS_GAP,
@@ -106,7 +106,7 @@ def _on_master(ws: Workspace, state: SweepState, budget: float) -> Refined:
     """Column generation at ``budget`` on the kept master (warm: its breakpoints and basis
     carry over from the last budget), or on a new one."""
     if state.master is None:
-        state.master, out = columns.solve_columns(ws, budget, SWEEP_GAP)
+        state.master, out = generation.solve_columns(ws, budget, SWEEP_GAP)
     else:
         master = state.master
         if len(state.path) == 2 and master.sol is not None and master.sol.x is not None:
@@ -115,7 +115,7 @@ def _on_master(ws: Workspace, state: SweepState, budget: float) -> Refined:
             guess = state.extrapolate(budget, cap)
             kt = np.flatnonzero((guess > 0) & (guess < cap))
             master.insert(kt, guess[kt], state.path[-1][1], guess)
-        out = columns.generate(ws, master, budget, SWEEP_GAP)
+        out = generation.generate(ws, master, budget, SWEEP_GAP)
     state.record(out.model, out.sol)
     return out
 
