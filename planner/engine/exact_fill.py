@@ -14,10 +14,12 @@ certificate (the Lagrangian bound at ``λ``) and the report treat it like any so
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from planner.core.linear_program import Model
+from planner.core.types import Float
 from planner.engine.certificate import Responder
 from planner.engine.refinement import Refined
 from planner.engine.windows import grid_bands
@@ -29,6 +31,10 @@ from planner.solvers.greedy import greedy_exact
 PRICE_STEPS = 80
 #: the price search stops once its bracket's two spends differ by this share of the budget
 SPREAD = 1e-10
+#: ... or once its bracket's two prices differ by this share of the price
+PRICE_RESOLUTION = 1e-10
+#: spends at this many prices are kept between the budgets of a sweep
+KEPT_PRICES = 4
 
 
 def applies(ws: Workspace, budget: float) -> Model | None:
@@ -39,30 +45,69 @@ def applies(ws: Workspace, budget: float) -> Model | None:
     return model if greedy_exact(model) else None
 
 
-def fill(ws: Workspace, probe: Model, budget: float) -> Refined:
-    """The exact allocation at ``budget`` (``probe`` from :func:`applies`)."""
+@dataclass
+class Prices:
+    """Spends at budget prices already evaluated (a sweep's earlier budgets): they bracket
+    the next budget's price, so its search starts narrow."""
+
+    known: dict[float, Float] = field(default_factory=dict)
+
+    def bracket(self, budget: float) -> tuple[float, Float | None, float, Float | None]:
+        """The tightest known ``(lo, x_lo, hi, x_hi)`` around ``budget``'s price (spend
+        falls as the price rises; None where no known price is on that side)."""
+        lo, x_lo, hi, x_hi = -np.inf, None, np.inf, None
+        for lam, x in self.known.items():
+            s = float(x.sum())
+            if s > budget and lam > lo:
+                lo, x_lo = lam, x
+            elif s <= budget and lam < hi:
+                hi, x_hi = lam, x
+        return lo, x_lo, hi, x_hi
+
+    def keep(self, lam: float, x: Float) -> None:
+        """Remember the spends at ``lam`` (at most ``KEPT_PRICES``, the latest)."""
+        self.known[lam] = x
+        while len(self.known) > KEPT_PRICES:
+            del self.known[next(iter(self.known))]
+
+
+def fill(ws: Workspace, probe: Model, budget: float, prices: Prices | None = None) -> Refined:
+    """The exact allocation at ``budget`` (``probe`` from :func:`applies`; ``prices``
+    known from earlier budgets of a sweep, and kept for the next)."""
     t0 = time.perf_counter()
     ix = ws.ix
     cap = probe.cap_kt
     full = ws.scenario.settings.spend_full_budget
     respond = Responder(ix, probe.w_cust, cap)
     c2 = probe.w_spend
+    # (no budget: the search for a price where nothing is bought climbs past any real
+    # price, and would bracket the next budget's far too widely)
+    prices = Prices() if prices is None or budget <= 0 else prices
 
     def spend_at(lam: float) -> np.ndarray:
-        return respond(c2 + lam, steps=60)
+        x = respond(c2 + lam, steps=60)
+        prices.keep(lam, x)
+        return x
 
-    x0 = spend_at(0.0)
+    x0 = prices.known[0.0] if 0.0 in prices.known else spend_at(0.0)
     if x0.sum() <= budget and not full:
         lam, x = 0.0, x0
     elif x0.sum() < budget:  # the whole budget must go: a negative price pushes spend out
-        lam, x = _bisect(spend_at, budget, lo=-float(c2.max(initial=0.0)) - 1.0, hi=0.0, x_hi=x0)
+        lo, x_lo, _, _ = prices.bracket(budget)
+        if x_lo is None:
+            lo = -float(c2.max(initial=0.0)) - 1.0
+        lam, x = _bisect(spend_at, budget, lo=lo, hi=0.0, x_hi=x0, x_lo=x_lo)
     else:
-        hi = max(1e-12, float(np.median(c2)) if len(c2) else 1.0)
-        x_hi = spend_at(hi)
-        while x_hi.sum() > budget and hi < 1e300:
-            hi *= 8.0
+        lo, x_lo, hi, x_hi = prices.bracket(budget)
+        if x_hi is None:
+            hi = max(1e-12, float(np.median(c2)) if len(c2) else 1.0)
             x_hi = spend_at(hi)
-        lam, x = _bisect(spend_at, budget, lo=0.0, hi=hi, x_hi=x_hi, x_lo=x0)
+            while x_hi.sum() > budget and hi < 1e300:
+                hi *= 8.0
+                x_hi = spend_at(hi)
+        if x_lo is None or lo < 0.0:
+            lo, x_lo = 0.0, x0
+        lam, x = _bisect(spend_at, budget, lo=lo, hi=hi, x_hi=x_hi, x_lo=x_lo)
     z = np.stack([np.zeros(len(cap)), np.minimum(x, cap), cap], axis=1)
     kt = np.flatnonzero(cap > 0)
     model = ws.model_on(grid_bands(ix.curves, ix.kt_cell[kt], kt, z[kt]), per_period=True)
@@ -95,8 +140,8 @@ def _bisect(spend_at, budget: float, lo: float, hi: float, x_hi: np.ndarray,
     f_lo, f_hi = s_lo - budget, s_hi - budget  # f_lo > 0 ≥ f_hi
     last = 0  # which end the last step moved: +1 lo, -1 hi
     for _ in range(PRICE_STEPS):
-        if s_lo - s_hi <= SPREAD * max(budget, 1e-300):
-            break
+        if s_lo - s_hi <= SPREAD * max(budget, 1e-300) or hi - lo <= PRICE_RESOLUTION * max(abs(lo), abs(hi)):
+            break  # (the second: a jump in the spend at the price, which the blend shares)
         mid = lo + (hi - lo) * f_lo / (f_lo - f_hi) if f_lo > f_hi else 0.5 * (lo + hi)
         if not lo < mid < hi:
             mid = 0.5 * (lo + hi) if lo <= 0 or hi <= 0 else float(np.sqrt(lo * hi))
@@ -104,6 +149,8 @@ def _bisect(spend_at, budget: float, lo: float, hi: float, x_hi: np.ndarray,
                 break
         x_mid = spend_at(mid)
         s_mid = float(x_mid.sum())
+        if abs(s_mid - budget) <= SPREAD * max(budget, 1e-300):
+            return mid, x_mid
         if s_mid > budget:
             lo, x_lo, s_lo, f_lo = mid, x_mid, s_mid, s_mid - budget
             f_hi = f_hi / 2 if last == 1 else f_hi  # Illinois: the end that stays twice is halved

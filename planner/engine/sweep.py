@@ -43,7 +43,7 @@ SWEEP_REFINE_ROUNDS = 1
 #: chord windows of a frontier re-run: first half-width (share of the spend) and rounds
 SWEEP_WINDOW = 0.05
 #: certified gap of a frontier point solved by column generation (as a plan from optimize)
-SWEEP_GAP = 1e-6
+SWEEP_GAP = 1e-4
 MAX_SWEEP_ROUNDS = 6
 
 
@@ -58,6 +58,7 @@ class SweepState:
     window_basis: tuple[tuple[int, int], Any] | None = None
     coarse: Bands | None = None               # the anchor grid's bands
     path: list[tuple[float, Float]] = field(default_factory=list)  # (budget, spend), last two
+    prices: exact_fill.Prices = field(default_factory=exact_fill.Prices)  # the exact fill's
 
     def keep_model(self, ws: Workspace, model: Model) -> None:
         """Keep ``model`` (and the workspace's session, if it holds this model's LP)."""
@@ -88,7 +89,7 @@ def resolve(ws: Workspace, state: SweepState, budget: float) -> Refined:
     """One budget of a sweep (see the module doc)."""
     probe = exact_fill.applies(ws, budget)
     if probe is not None:
-        return exact_fill.fill(ws, probe, budget)
+        return exact_fill.fill(ws, probe, budget, state.prices)
     if columns.applies(ws):
         out = _on_master(ws, state, budget)
         if out.sol.x is not None or ws.out_of_time():
@@ -106,16 +107,18 @@ def _on_master(ws: Workspace, state: SweepState, budget: float) -> Refined:
     """Column generation at ``budget`` on the kept master (warm: its breakpoints and basis
     carry over from the last budget), or on a new one."""
     if state.master is None:
-        state.master, out = generation.solve_columns(ws, budget, SWEEP_GAP)
+        state.master, out = generation.solve_columns(ws, budget, SWEEP_GAP, polish=False)
     else:
         master = state.master
-        if len(state.path) == 2 and master.sol is not None and master.sol.x is not None:
+        sol = master.sol
+        slack = sol is not None and sol.row_dual is not None and sol.row_dual[0] == 0 and budget >= state.path[-1][0]
+        if len(state.path) == 2 and sol is not None and sol.x is not None and not slack:
             # breakpoints where the spend is heading (extrapolated along the last two budgets)
             cap = ws.cap[ws.ix.kt_cell]
             guess = state.extrapolate(budget, cap)
             kt = np.flatnonzero((guess > 0) & (guess < cap))
             master.insert(kt, guess[kt], state.path[-1][1], guess)
-        out = generation.generate(ws, master, budget, SWEEP_GAP)
+        out = generation.generate(ws, master, budget, SWEEP_GAP, polish=False)
     state.record(out.model, out.sol)
     return out
 
