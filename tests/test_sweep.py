@@ -57,8 +57,10 @@ def test_resolve_matches_the_closed_form_and_certifies_at_every_budget(solver):
         x, lam, best = closed_form(budget)
         assert plan.status == "optimal" and plan.summary["total_budget"] == budget
         assert np.abs(spend_by_channel(plan) - x).max() <= 0.005 * budget
-        assert plan.summary["marginal_roi_of_budget"] == pytest.approx(lam, rel=2e-3)
-        np.testing.assert_allclose(plan.allocation["marginal_roi"], lam, rtol=2e-3)
+        # a frontier point's duals are the master's at the sweep's gap (no polish round):
+        # within issue 18's 0.02 of the true marginal ROI
+        assert plan.summary["marginal_roi_of_budget"] == pytest.approx(lam, abs=0.02)
+        np.testing.assert_allclose(plan.allocation["marginal_roi"], lam, atol=0.02)
         got, gap = plan.summary["net_value"], plan.summary["optimality_gap_bound"]
         assert got <= best + 1e-6 * best  # a plan cannot beat the optimum ...
         assert best <= got + gap + 1e-6 * best  # ... and the gap bounds the distance to it

@@ -312,6 +312,15 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _failure(future: Any) -> BaseException:
+    """Why a future did not finish (its exception, or a cancellation)."""
+    try:
+        future.result()
+    except Exception as exc:
+        return exc
+    return RuntimeError(f"task ended as {future.status}")
+
+
 def _run(client: Client, variants: list[Scenario], tasks: list[Task],
          draw_scenarios: DrawScenarios | None, allocations: bool, retries: int,
          progress: Progress | None) -> tuple[list[TaskResult], int]:
@@ -333,18 +342,24 @@ def _run(client: Client, variants: list[Scenario], tasks: list[Task],
     results: list[TaskResult | None] = [None] * len(tasks)
     if progress is not None:
         progress(0, len(tasks))
+    done = 0
     try:
-        for done, future in enumerate(as_completed(futures), start=1):
-            i = index[future.key]
-            try:
-                results[i] = future.result()
-            except Exception as exc:  # a failed task is a row, never a lost sweep
-                t = tasks[i]
-                results[i] = TaskResult(failed_row({"scenario": t.scenario, "budget_level": t.budget_level,
-                                                    "budget": t.budget, "draw": t.draw, "seed": t.seed}, exc))
-            future.release()
-            if progress is not None:
-                progress(done, len(tasks))
+        # results are fetched in batches of what has finished (one request per batch: each
+        # request is work for the worker's event loop, which shares the GIL with its solve)
+        for batch in as_completed(futures).batches():
+            finished = [f for f in batch if f.status == "finished"]
+            for future, value in zip(finished, client.gather(finished), strict=True):
+                results[index[future.key]] = value
+            for future in batch:
+                if future.status != "finished":  # a failed task is a row, never a lost sweep
+                    t = tasks[index[future.key]]
+                    results[index[future.key]] = TaskResult(failed_row(
+                        {"scenario": t.scenario, "budget_level": t.budget_level, "budget": t.budget,
+                         "draw": t.draw, "seed": t.seed}, _failure(future)))
+                future.release()
+                done += 1
+                if progress is not None:
+                    progress(done, len(tasks))
         n_workers = len(client.scheduler_info().get("workers", {}))
     finally:
         client.cancel(futures + data)

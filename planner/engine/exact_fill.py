@@ -149,8 +149,6 @@ def _bisect(spend_at, budget: float, lo: float, hi: float, x_hi: np.ndarray,
                 break
         x_mid = spend_at(mid)
         s_mid = float(x_mid.sum())
-        if abs(s_mid - budget) <= SPREAD * max(budget, 1e-300):
-            return mid, x_mid
         if s_mid > budget:
             lo, x_lo, s_lo, f_lo = mid, x_mid, s_mid, s_mid - budget
             f_hi = f_hi / 2 if last == 1 else f_hi  # Illinois: the end that stays twice is halved
@@ -159,5 +157,7 @@ def _bisect(spend_at, budget: float, lo: float, hi: float, x_hi: np.ndarray,
             hi, x_hi, s_hi, f_hi = mid, x_mid, s_mid, s_mid - budget
             f_lo = f_lo / 2 if last == -1 else f_lo
             last = -1
+        if abs(s_mid - budget) <= SPREAD * max(budget, 1e-300):
+            break  # a hit: the blend below meets the budget exactly
     theta = 0.0 if s_lo <= s_hi else min(1.0, max(0.0, (budget - s_hi) / (s_lo - s_hi)))
     return hi, x_hi + theta * (x_lo - x_hi)

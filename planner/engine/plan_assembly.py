@@ -141,13 +141,16 @@ def clean_spend(spend: Float, ix: Index | None = None) -> Float:
     ``SPEND_DUST`` or below 1e-9 of the plan's total.  Not relative to the budget: a plan
     far below its budget keeps every real amount (zeroing a real 1e-5 of a 0.3 plan on a
     budget of 18 000 broke its share ceiling by 1e-5).  With ``ix``, an amount that buys
-    a hundredth of a customer or more (and 1e-9 of the plan's, after the caps) is never
-    round-off, however small (a hill curve of shape 0.3 saves a customer for 3.5e-8), unless
-    it breaks a limit on spend (:func:`snap_to_rows`)."""
+    a hundredth of a customer or more (or, in a plan buying less than 10 000 customers,
+    1e-6 of its customers; and 1e-9 of the plan's, after the caps) is never round-off,
+    however small (a hill curve of shape 0.3 saves a customer for 3.5e-8; a total spend
+    limit of 1e-6 buys 0.01 customer, 13 % of it in one quarter), unless it breaks a limit
+    on spend (:func:`snap_to_rows`)."""
     cut = spend <= max(SPEND_DUST, 1e-9 * float(np.abs(spend).sum()))
     if ix is not None and cut.any():  # customers as reported: a binding cap scales them away
         bought, _ = true_customers(ix, spend)
-        cut &= bought <= max(1e-2, 1e-9 * float(bought.sum()))
+        total = float(bought.sum())
+        cut &= bought <= max(min(1e-2, 1e-6 * total), 1e-9 * total)
     return np.where(cut, 0.0, spend)
 
 

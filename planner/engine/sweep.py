@@ -42,8 +42,10 @@ from planner.solvers.greedy import greedy_exact
 SWEEP_REFINE_ROUNDS = 1
 #: chord windows of a frontier re-run: first half-width (share of the spend) and rounds
 SWEEP_WINDOW = 0.05
-#: certified gap of a frontier point solved by column generation (as a plan from optimize)
-SWEEP_GAP = 1e-4
+#: certified gap of a frontier point solved by column generation (a tenth of ``optimal``'s
+#: target; no dual polish: the table's figures need no more, and a point's plan is the
+#: table's row)
+SWEEP_GAP = 1e-5
 MAX_SWEEP_ROUNDS = 6
 
 

@@ -49,7 +49,32 @@ def scale_factors(lp: LinearProgram) -> tuple[np.ndarray, np.ndarray, float]:
         big = np.maximum(big, np.abs(lp.c))
         wild = (big > COEF_LIMIT) & np.isfinite(lp.col_upper) & (lp.col_upper > 0) & ~lp.integrality
         col[wild] = _pow2(lp.col_upper[wild])
-    return col, np.ones(n_row), 1.0
+    return col, _tiny_row_scale(lp, col), 1.0
+
+
+#: a row whose limit is smaller than this (in magnitude, and not 0) is measured in units of
+#: its limit: HiGHS's feasibility tolerance is absolute (1e-7), so a total spend limit of
+#: 1e-6 would otherwise be met only to within a tenth of itself
+TINY_LIMIT = 1e-3
+
+
+def _tiny_row_scale(lp: LinearProgram, col: np.ndarray) -> np.ndarray:
+    """Row factors that make each tiny limit about 1 (powers of two), no larger than keeps
+    the row's coefficients (on the scaled columns) within ``COEF_LIMIT``."""
+    n_row = lp.A.shape[0]
+    bounds = np.abs(np.stack([lp.row_lower, lp.row_upper]))
+    bounds = np.where(np.isfinite(bounds) & (bounds > 0), bounds, np.inf).min(axis=0)
+    tiny = bounds < TINY_LIMIT
+    if not tiny.any():
+        return np.ones(n_row)
+    A = (lp.A @ sp.diags(col)).tocsr()
+    big = np.zeros(n_row)
+    has = np.diff(A.indptr) > 0
+    big[has] = np.maximum.reduceat(np.abs(A.data), A.indptr[:-1][has])
+    with np.errstate(over="ignore", divide="ignore"):  # a limit of 1e-320: room decides
+        room = np.where(big > 0, COEF_LIMIT / np.maximum(big, 1e-300), np.inf)
+        want = np.minimum(1.0 / np.where(tiny, bounds, 1.0), room)
+    return np.where(tiny & np.isfinite(want), _pow2(want), 1.0)
 
 
 def _new_highs(highspy):

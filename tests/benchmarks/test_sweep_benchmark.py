@@ -29,7 +29,7 @@ def record() -> dict[str, Any]:
     # comparison is Dask's cost per task, not one thread against several
     env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     out = subprocess.run([sys.executable, str(HERE / "bench_sweep.py"), str(TASKS), "medium"],
-                         capture_output=True, text=True, timeout=900, env=env, check=False)
+                         capture_output=True, text=True, timeout=1500, env=env, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
     text = "\n".join([
@@ -46,7 +46,9 @@ def record() -> dict[str, Any]:
         f"{r['overhead']:+.1%} | {r['start_1']:.1f} / {r['start_2']:.1f} | "
         f"{r['load_before']:.1f} / {r['load_after']:.1f} |",
         "",
-        "Workers are warmed up (planner imported, one solve) before the clock starts; cluster "
+        f"Each arm is the fastest of {r['repeat']} runs, alternated (loop, 1 worker, 2 workers); "
+        "all runs: " + ", ".join(f"{k} " + " / ".join(f"{x:.1f}" for x in v) for k, v in r["all_runs"].items())
+        + ". Workers are warmed up (planner imported, one solve) before the clock starts; cluster "
         "start-up is apart. The plain loop runs with the workers' thread settings (one thread "
         "for OpenMP, MKL and OpenBLAS). Same figures on the loop, 1 and 2 workers: "
         f"{r['same_figures']}; statuses {r['statuses']}.",
