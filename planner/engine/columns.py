@@ -120,12 +120,13 @@ class Master:
     def moved(self, ws: Workspace) -> Master | None:
         """This master's breakpoints and last basis for ``ws``: the same scenario with a
         limit moved a little (the marginal re-solves), so the new master starts warm.
-        None where the rows differ in more than their bounds or a breakpoint would fall
-        past a new spend cap."""
+        None where the rows differ in number or sense or a breakpoint would fall past a
+        new spend cap."""
         old, new = self.ws.rows, ws.rows
-        same = (len(old) == len(new) and ws.n_aux == self.ws.n_aux and np.array_equal(old.e_row, new.e_row)
-                and np.array_equal(old.e_kt, new.e_kt) and np.array_equal(old.sense, new.sense)
-                and np.array_equal(old.e_spend, new.e_spend) and np.array_equal(old.e_cust, new.e_cust))
+        # the same rows and columns (a share or CAC limit moved changes its row's
+        # coefficients, not the LP's shape): the last basis is a start, and HiGHS repairs it
+        # where the new coefficients make it singular
+        same = len(old) == len(new) and ws.n_aux == self.ws.n_aux and np.array_equal(old.sense, new.sense)
         status, rows, _ = self._last_basis()
         if not same or status is None:
             return None
