@@ -260,3 +260,58 @@ def test_the_bound_counts_no_customers_where_they_are_worth_nothing():
     assert np.allclose(arg, 50.0) and np.allclose(best, 25.0)
     best, arg = respond(ix, np.full(n, -3.0), np.full(n, 0.5), cap)
     assert np.allclose(arg, 0.0) and np.allclose(best, 0.0)
+
+
+def test_budget_zero_spends_nothing_and_its_marginal_roi_is_the_best_first_unit():
+    """At budget 0 the plan is empty without a price search, and the budget's marginal ROI
+    is what the first unit of money returns in the best channel: max V·a/b."""
+    sc = saturation_scenario(list(A), list(B), value=V, budget=60_000)
+    opt = Optimizer(sc, max_budget=150_000)
+    opt.run()
+    plan = opt.evaluate(opt.resolve(0.0))
+    assert plan.status == "optimal"
+    assert plan.allocation["spend"].sum() == 0.0
+    assert plan.summary["marginal_roi_of_budget"] == pytest.approx(float(np.max(V * A / B)), rel=1e-12)
+
+
+def test_a_budget_inside_a_linear_curves_jump_gets_its_price_in_few_steps(monkeypatch):
+    """A linear channel worth 2.5 per unit of money up to 20 000: every budget from 64 326 to
+    84 326 has price 2.5 exactly, the saturation channels where their slope is 2.5 and the
+    linear channel the rest.  The price search lands on the jump (it used to stall there,
+    56 evaluations for one budget) and the spends are the KKT spends."""
+    from planner.engine import certificate
+
+    lin_b, lin_a = V / 2.5, 500.0
+    sc = saturation_scenario(list(A), list(B), value=V, budget=60_000)
+    sc = sc.model_copy(update={
+        "channels": [*sc.channels, Channel(channel="L")],
+        "curves": [*sc.curves, Curve(segment="S", channel="L", program="acquisition", curve="linear",
+                                     a=lin_a, b=lin_b)]})
+    calls = []
+    real_call = certificate.Responder.__call__
+    monkeypatch.setattr(certificate.Responder, "__call__", lambda self, c2, steps=48: calls.append(1)
+                        or real_call(self, c2, steps))
+    opt = Optimizer(sc, max_budget=150_000)
+    opt.run()
+    saturation_at_jump = B * np.log(V * A / (B * 2.5))
+    for budget in (20_000, 66_000, 70_000, 80_000, 84_000, 100_000, 140_000):
+        calls.clear()
+        solved = opt.resolve(budget)
+        assert solved.sol.solver == "exact fill"
+        assert len(calls) <= 25, (budget, len(calls))
+        plan = opt.evaluate(solved)
+        by = plan.allocation.groupby("channel")["spend"].sum()
+        sat = by.reindex([f"C{i}" for i in range(len(A))], fill_value=0).to_numpy()
+        lin = float(by.get("L", 0.0))
+        if budget < saturation_at_jump.sum():
+            x, lam, _ = closed_form(budget)
+            want_lin = 0.0
+        elif budget > saturation_at_jump.sum() + lin_a * lin_b:
+            x, lam, _ = closed_form(budget - lin_a * lin_b)
+            want_lin = lin_a * lin_b
+        else:
+            x, lam, want_lin = saturation_at_jump, 2.5, budget - saturation_at_jump.sum()
+        assert plan.status == "optimal"
+        np.testing.assert_allclose(sat, x, rtol=1e-6, atol=1e-6 * budget)
+        assert lin == pytest.approx(want_lin, rel=1e-6, abs=1e-6 * budget)
+        assert plan.summary["marginal_roi_of_budget"] == pytest.approx(lam, rel=1e-4)

@@ -276,6 +276,25 @@ class BestSpend:
         i = self.idx["pts"]
         self.pts = (cs.pts_start[cell[i]], np.diff(cs.pts_start)[cell[i]], cs.pts_x, cs.pts_y)
 
+    def jumps(self) -> tuple[Int, Float]:
+        """``(position, price)`` of every price at which a cell's best spend jumps: a
+        linear curve's slope, each segment slope of a points curve (prices as in
+        :meth:`__call__`, per unit of the cell's weight)."""
+        i = self.idx["lin"]
+        live = self.lin_end > 0
+        j = self.idx["pts"]
+        start, n, px, py = self.pts
+        owner = np.repeat(np.arange(len(j)), n)
+        first = np.repeat(start, n)
+        at = first + np.arange(len(owner)) - np.repeat(np.cumsum(n) - n, n)
+        x_prev = np.where(at > first, px[np.maximum(at - 1, 0)], 0.0)
+        y_prev = np.where(at > first, py[np.maximum(at - 1, 0)], 0.0)
+        with np.errstate(all="ignore"):
+            slope = (py[at] - y_prev) / (px[at] - x_prev)
+        ok = np.isfinite(slope) & (slope > 0) & (x_prev < self.cap[j][owner])
+        return (np.concatenate([i[live], j[owner[ok]]]),
+                np.concatenate([self.lin_slope[live], slope[ok]]))
+
     def __call__(self, price: Float, steps: int = 48) -> Float:
         price = np.asarray(price, dtype=float)
         x = np.zeros(len(self.cap))

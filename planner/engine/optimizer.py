@@ -17,7 +17,7 @@ from planner.core.scenario_arrays import Index
 from planner.core.types import Float, Int
 from planner.engine import columns, exact_fill, generation, outcome, refinement, sweep
 from planner.engine.marginals import true_marginals
-from planner.engine.plan_assembly import clean_spend, headline, true_customers
+from planner.engine.plan_assembly import clean_spend_customers, headline
 from planner.engine.workspace import Workspace
 from planner.scenario.models import Scenario
 from planner.solvers import Solution
@@ -185,8 +185,7 @@ class Optimizer:
         if memo is not None and memo.sol is sol:  # the certificate evaluated it
             spend, cust = memo.spend, memo.cust
         else:
-            spend = clean_spend(solved.model.spend(sol.x), self.ix)
-            cust, _ = true_customers(self.ix, spend)
+            spend, cust = clean_spend_customers(solved.model.spend(sol.x), self.ix)
         dual = 0.0 if sol.row_dual is None else -float(sol.row_dual[0])
         figures = headline(self.ix, spend, cust, dual)
         objective = figures.get("objective_value", float(solved.model.w_cust @ cust - solved.model.w_spend @ spend))

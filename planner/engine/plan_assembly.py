@@ -146,12 +146,25 @@ def clean_spend(spend: Float, ix: Index | None = None) -> Float:
     however small (a hill curve of shape 0.3 saves a customer for 3.5e-8; a total spend
     limit of 1e-6 buys 0.01 customer, 13 % of it in one quarter), unless it breaks a limit
     on spend (:func:`snap_to_rows`)."""
+    return _clean(spend, ix)[0]
+
+
+def clean_spend_customers(spend: Float, ix: Index) -> tuple[Float, Float]:
+    """:func:`clean_spend` and the real-curve customers of the cleaned spend (counted once
+    where nothing is cut)."""
+    real, bought = _clean(spend, ix)
+    return real, (true_customers(ix, real)[0] if bought is None else bought)
+
+
+def _clean(spend: Float, ix: Index | None) -> tuple[Float, Float | None]:
+    """(the cleaned spend, its customers where they were counted and nothing was cut)"""
     cut = spend <= max(SPEND_DUST, 1e-9 * float(np.abs(spend).sum()))
-    if ix is not None and cut.any():  # customers as reported: a binding cap scales them away
-        bought, _ = true_customers(ix, spend)
-        total = float(bought.sum())
-        cut &= bought <= max(min(1e-2, 1e-6 * total), 1e-9 * total)
-    return np.where(cut, 0.0, spend)
+    if ix is None or not cut.any():
+        return spend, None
+    bought, _ = true_customers(ix, spend)  # customers as reported: a binding cap scales them away
+    total = float(bought.sum())
+    cut &= bought <= max(min(1e-2, 1e-6 * total), 1e-9 * total)
+    return (np.where(cut, 0.0, spend), None) if cut.any() else (spend, bought)
 
 
 #: amounts at most this share of the budget are within the LP's feasibility tolerance

@@ -74,14 +74,17 @@ def refine(ws: Workspace, model: Model, sol: Solution, budget: float,
     ix = ws.ix
     while rounds < max_rounds and not ws.out_of_time():
         kt = np.flatnonzero(spend > 0)
-        if not len(kt):
-            break
         finer = bands
-        if moved > step:
+        if moved > step and len(kt):
             # only bands wider than the step can hide a move larger than the step
             finer = densify(ix.curves, bands, ix.kt_cell[kt], spend[kt], min_width=step)
         if finer is bands and ws.gap_too_wide(model, sol, spend, REFINE_GAP):
-            finer = densify(ix.curves, bands, ix.kt_cell[kt], spend[kt])
+            # also where the bound would spend and the plan does not: a first chord a little
+            # flatter than the curve's first slope keeps the LP out of a cell for good
+            arg = ws.bound_memo.arg if ws.bound_memo is not None else np.zeros_like(spend)
+            idle = np.flatnonzero((spend <= 0) & (arg > 0))
+            at = np.r_[kt, idle]
+            finer = densify(ix.curves, bands, ix.kt_cell[at], np.r_[spend[kt], arg[idle]])
         if finer is bands:
             break
         rounds += 1

@@ -20,7 +20,7 @@ from planner.core.linear_program import Model, build_model, build_rows, out_of_o
 from planner.core.rows import Float, FrozenRows
 from planner.core.scenario_arrays import Index
 from planner.engine import certificate as certify
-from planner.engine.plan_assembly import clean_spend, true_customers
+from planner.engine.plan_assembly import clean_spend_customers
 from planner.scenario.models import Scenario
 from planner.solvers import HighsSession, Solution, Status, solve
 from planner.solvers.greedy import greedy_exact
@@ -175,8 +175,7 @@ class Workspace:
         if self.bound_memo is None or self.bound_memo.sol is not sol:
             assert sol.row_dual is not None
             upper, arg = certify.lagrangian(model, sol.row_dual)
-            real = clean_spend(spend, model.ix)
-            cust, _ = true_customers(model.ix, real)
+            real, cust = clean_spend_customers(spend, model.ix)
             self.bound_memo = Bound(sol, upper, objective(model, real, cust), arg, real, cust)
         return self.bound_memo
 
@@ -195,5 +194,4 @@ def objective(model: Model, spend: Float, cust: Float) -> float:
 
 def true_objective(model: Model, spend: Float) -> float:
     """The maximised objective of the plan the report will show (round-off spend is none)."""
-    spend = clean_spend(spend, model.ix)
-    return objective(model, spend, true_customers(model.ix, spend)[0])
+    return objective(model, *clean_spend_customers(spend, model.ix))
