@@ -1,19 +1,28 @@
 """The sweep on Dask against a plain loop (run by ``test_sweep_benchmark.py`` in its own process).
 
-``python tests/benchmarks/bench_sweep.py TASKS [SIZE]`` prints one JSON record: the same
-TASKS solves (Base of the synthetic scenario at TASKS budget levels from 0.5x to 1.5x)
-timed as a plain loop in this process, on a local cluster of 1 worker process and on
-one of 2: ``REPEAT`` times each, alternating, the fastest run of each kept.
-Every process is warmed up (planner imported, the first task solved) before the clock starts; the
-clusters' start-up is reported apart.
+``python tests/benchmarks/bench_sweep.py TASKS [SIZE]`` prints one JSON record.  The
+machine's speed drifts by ±20 % over tens of seconds (a shared virtual machine), more than
+the effects measured, so every comparison is made between runs close in time:
+
+- *speed-up*: the TASKS-task sweep (Base of the synthetic scenario at TASKS budget levels
+  from 0.5x to 1.5x) on a local cluster of 1 worker and on one of 2, both kept open,
+  alternated ``REPEAT`` times; the fastest of each.
+- *cost per task*: the same solves in blocks of ``BLOCK`` tasks, each block as a plain loop
+  in this process and then as a sweep on the 1-worker cluster, back to back; Dask's cost is
+  the sum over the blocks of the sweep against the sum of the loop (TASKS solves each).
+
+Every process is warmed up (planner imported, the first task solved) before the clock
+starts; the clusters' start-up is reported apart.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -23,9 +32,10 @@ import synth
 
 from planner.analysis import sweep as sw
 
-#: each arm (plain loop, 1 worker, 2 workers) is timed this many times, alternating; the
-#: fastest run of each is compared (the machine's noise is of the order of the targets)
+#: the two sweeps (1 and 2 workers) are timed this many times, alternating
 REPEAT = 3
+#: tasks per block of the paired loop / 1-worker comparison
+BLOCK = 20
 
 
 def _warm(scenario: object, task: sw.Task) -> int:
@@ -39,32 +49,49 @@ def _loop(variants: list, todo: list[sw.Task]) -> tuple[list, float]:
     return out, time.perf_counter() - t0
 
 
+def _sweep(scenario: object, tasks: int, client: object) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    result = sw.sweep(scenario, budgets=tasks, client=client)
+    return result, time.perf_counter() - t0
+
+
 def main(tasks: int, size: str = "medium", repeat: int = REPEAT) -> dict:
     scenario = synth.scenario(size)
     variants, todo = sw.plan_tasks(scenario, budgets=tasks)
+    _, block = sw.plan_tasks(scenario, budgets=BLOCK)
     _warm(variants[0], todo[0])
-    record: dict = {"tasks": len(todo), "size": size, "cores": os.cpu_count(), "repeat": repeat,
+    record: dict = {"tasks": len(todo), "size": size, "cores": os.cpu_count(), "repeat": repeat, "block": BLOCK,
                     "load_before": os.getloadavg()[0]}
-    times: dict[str, list[float]] = {"loop": [], "dask_1": [], "dask_2": []}
+    times: dict[str, list[float]] = {"dask_1": [], "dask_2": []}
     rows = {}
-    for _ in range(repeat):  # the arms alternate, so a burst of other load hits each alike
-        loop, seconds = _loop(variants, todo)
-        times["loop"].append(seconds)
+    with ExitStack() as stack:
+        clients = {}
         for workers in (1, 2):
             t0 = time.perf_counter()
-            with sw.connect(workers=workers) as client:
-                record[f"start_{workers}"] = time.perf_counter() - t0
-                client.run(_warm, variants[0], todo[0])
-                t0 = time.perf_counter()
-                result = sw.sweep(scenario, budgets=tasks, client=client)
-                times[f"dask_{workers}"].append(time.perf_counter() - t0)
+            clients[workers] = stack.enter_context(sw.connect(workers=workers))
+            record[f"start_{workers}"] = time.perf_counter() - t0
+            clients[workers].run(_warm, variants[0], todo[0])
+        for _ in range(repeat):  # alternated, so a slow spell of the machine hits both alike
+            for workers in (1, 2):
+                result, seconds = _sweep(scenario, tasks, clients[workers])
+                times[f"dask_{workers}"].append(seconds)
                 rows[workers] = result.rows
-    record.update({k: min(v) for k, v in times.items()})  # the fastest run of each arm
+        pairs = []
+        for _ in range(len(todo) // BLOCK):  # back to back: the drift cancels in each pair
+            loop, loop_s = _loop(variants, block)
+            _, dask_s = _sweep(scenario, BLOCK, clients[1])
+            pairs.append((loop_s, dask_s))
+    record.update({k: min(v) for k, v in times.items()})
     record["all_runs"] = times
+    record["loop"] = sum(p[0] for p in pairs)
+    record["dask_1_blocks"] = sum(p[1] for p in pairs)
+    record["block_ratios"] = [d / lo for lo, d in pairs]
+    record["block_median"] = statistics.median(record["block_ratios"]) - 1.0
     record["load_after"] = os.getloadavg()[0]
     record["speedup"] = record["dask_1"] / record["dask_2"]
-    record["overhead"] = record["dask_1"] / record["loop"] - 1.0
-    net = [r.row["net_value"] for r in loop]
+    record["overhead"] = record["dask_1_blocks"] / record["loop"] - 1.0
+    loop_all, _ = _loop(variants, todo)
+    net = [r.row["net_value"] for r in loop_all]
     record["same_figures"] = bool(rows[1]["net_value"].tolist() == net == rows[2]["net_value"].tolist())
     record["statuses"] = sorted(set(rows[2]["status"]))
     return record
