@@ -66,6 +66,12 @@ class CurveSet:
 
     def concave(self) -> NDArray[np.bool_]:
         """True where f is concave on [0, ∞) so that chord bands fill in order."""
+        memo = self.__dict__.get("_concave")
+        if memo is None:  # computed once (a loop over points curves); frozen, so set past __setattr__
+            memo = self.__dict__["_concave"] = self._concave()
+        return memo.copy()
+
+    def _concave(self) -> NDArray[np.bool_]:
         ok = np.ones(len(self), dtype=bool)
         ok[(self.kind == HILL) & (self.s > 1)] = False
         ok[(self.kind == POWER) & (self.s > 1)] = False

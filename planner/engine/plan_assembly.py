@@ -158,7 +158,7 @@ def clean_spend_customers(spend: Float, ix: Index) -> tuple[Float, Float]:
 
 def _clean(spend: Float, ix: Index | None) -> tuple[Float, Float | None]:
     """(the cleaned spend, its customers where they were counted and nothing was cut)"""
-    cut = spend <= max(SPEND_DUST, 1e-9 * float(np.abs(spend).sum()))
+    cut = (spend <= max(SPEND_DUST, 1e-9 * float(np.abs(spend).sum()))) & (spend != 0)
     if ix is None or not cut.any():
         return spend, None
     bought, _ = true_customers(ix, spend)  # customers as reported: a binding cap scales them away
