@@ -60,6 +60,7 @@ class SweepState:
     window_basis: tuple[tuple[int, int], Any] | None = None
     coarse: Bands | None = None               # the anchor grid's bands
     path: list[tuple[float, Float]] = field(default_factory=list)  # (budget, spend), last two
+    duals: list[tuple[float, Float]] = field(default_factory=list)  # (budget, row duals), last two
     prices: exact_fill.Prices = field(default_factory=exact_fill.Prices)  # the exact fill's
 
     def keep_model(self, ws: Workspace, model: Model) -> None:
@@ -72,7 +73,9 @@ class SweepState:
         """Remember an LP solution with duals: the next budget starts from its prices."""
         if sol.x is not None and sol.row_dual is not None and not model.lp.is_mip:
             self.last = (model, sol)
-            self.path = [*self.path[-1:], (float(model.lp.row_upper[0]), model.spend(sol.x))]
+            budget = float(model.lp.row_upper[0])
+            self.path = [*self.path[-1:], (budget, model.spend(sol.x))]
+            self.duals = [*self.duals[-1:], (budget, np.asarray(sol.row_dual, dtype=float).copy())]
 
     def extrapolate(self, budget: float, cap: Float) -> Float:
         """Spend per cell-period extrapolated along the last two solved budgets."""
@@ -80,6 +83,16 @@ class SweepState:
         if b1 == b0:  # one solve so far, or the same budget twice
             return s1
         return np.clip(s1 + (s1 - s0) * (budget - b1) / (b1 - b0), 0.0, cap)
+
+    def extrapolate_duals(self, budget: float) -> Float | None:
+        """Row duals extrapolated along the last two solved budgets (None where there are
+        not two budgets of the same rows)."""
+        if len(self.duals) < 2:
+            return None
+        (b0, d0), (b1, d1) = self.duals
+        if b1 == b0 or len(d0) != len(d1):
+            return None
+        return d1 + (d1 - d0) * (budget - b1) / (b1 - b0)
 
 
 def windowable(ws: Workspace) -> bool:
@@ -119,10 +132,28 @@ def _on_master(ws: Workspace, state: SweepState, budget: float) -> Refined:
             cap = ws.cap[ws.ix.kt_cell]
             guess = state.extrapolate(budget, cap)
             kt = np.flatnonzero((guess > 0) & (guess < cap))
-            master.insert(kt, guess[kt], state.path[-1][1], guess)
+            # and where each cell-period's real curve would go at the duals extrapolated the
+            # same way: the two bracket the new spend more often than either alone (58
+            # master solves instead of 69 on the medium dynamics frontier)
+            priced = _priced_at(ws, master, state.extrapolate_duals(budget))
+            more = np.flatnonzero((priced > 0) & (priced < cap))
+            master.insert(np.r_[kt, more], np.r_[guess[kt], priced[more]], state.path[-1][1], guess)
         out = generation.generate(ws, master, budget, SWEEP_GAP, polish=False)
     state.record(out.model, out.sol)
     return out
+
+
+def _priced_at(ws: Workspace, master: columns.Master, dual: Float | None) -> Float:
+    """Each cell-period's best spend on its real curve at row duals ``dual`` (zeros where
+    there are none, or where they leave an auxiliary column unbounded)."""
+    model = master.model
+    n = len(ws.ix.kt_cell)
+    if dual is None or model is None or len(dual) != model.lp.A.shape[0]:
+        return np.zeros(n)
+    c1, c2, _, _ = certify.prices(model, dual)
+    if not np.isfinite(c1).all():
+        return np.zeros(n)
+    return certify.best_response(ws.ix, c1, c2, certify.kept_caps(model))
 
 
 def anchor(ws: Workspace, state: SweepState, budget: float) -> Refined:
