@@ -188,7 +188,7 @@ class Master:
         parent, z, margin = parent[ok], z[ok], margin[ok]
         order = np.lexsort((z, parent))
         parent, z, margin = parent[order], z[order], margin[order]
-        fresh = np.r_[True, (parent[1:] != parent[:-1]) | (np.diff(z) > margin[1:])][: len(z)]
+        fresh = np.concatenate(([True], (parent[1:] != parent[:-1]) | (np.diff(z) > margin[1:])))[: len(z)]
         parent, z = parent[fresh], z[fresh]
         # pieces: each old band keeps its start and gains the new points inside it
         counts = np.bincount(parent, minlength=n)
@@ -199,14 +199,14 @@ class Master:
         lo[first] = self.lo
         rank = np.arange(len(parent)) - (np.cumsum(counts) - counts)[parent]
         lo[first[parent] + 1 + rank] = z
-        hi = np.r_[lo[1:], 0.0]
+        hi = np.append(lo[1:], 0.0)
         last = first + pieces - 1
         hi[last] = self.hi
         ix = self.ws.ix
         f = np.empty(len(owner))
         f[first] = self.f_lo
         f[first[parent] + 1 + rank] = response(ix.curves, ix.kt_cell[self.kt[parent]], z)
-        f_hi = np.r_[f[1:], 0.0]
+        f_hi = np.append(f[1:], 0.0)
         f_hi[last] = self.f_hi
         if status is not None:
             self.start = self._split_basis(status, rows, fill, owner, lo - self.lo[owner], hi - lo)
@@ -231,7 +231,7 @@ class Master:
         bound (a merged band keeps the status)."""
         n = len(self.kt)
         idx = np.arange(n)
-        head = np.r_[True, self.kt[1:] != self.kt[:-1]]
+        head = np.concatenate(([True], self.kt[1:] != self.kt[:-1]))
         first_of = np.maximum.accumulate(np.where(head, idx, 0))  # first band of each band's kt
         pos = idx - first_of
         j_s = _band_of(self.kt, self.lo, spend) - first_of
@@ -241,17 +241,17 @@ class Master:
         drop = ~head & ~near  # the breakpoint at this band's start goes
         if status is not None:
             s = status[:n]
-            drop &= np.r_[False, (s[1:] == s[:-1]) & (s[1:] != BASIC)]
+            drop &= np.concatenate(([False], (s[1:] == s[:-1]) & (s[1:] != BASIC)))
         if not drop.any():
             return status, fill
         group = np.cumsum(~drop) - 1
         keep = ~drop
-        last = np.r_[np.flatnonzero(keep)[1:] - 1, n - 1]
+        last = np.append(np.flatnonzero(keep)[1:] - 1, n - 1)
         self.kt, self.lo, self.f_lo = self.kt[keep], self.lo[keep], self.f_lo[keep]
         self.hi, self.f_hi = self.hi[last], self.f_hi[last]
         if status is None or fill is None:
             return status, fill
-        return np.r_[status[:n][keep], status[n:]], np.bincount(group, weights=fill)
+        return np.concatenate((status[:n][keep], status[n:])), np.bincount(group, weights=fill)
 
     def _split_basis(self, status: Int, rows: Int, fill: Float, owner: Int, offset: Float, width: Float) -> Any:
         """The last basis on the split bands: pieces below the old band's fill are full,
@@ -274,7 +274,7 @@ class Master:
             first_piece = np.full(n, len(owner))
             np.minimum.at(first_piece, owner, idx)
             new[np.where(last_full[lost] >= 0, last_full[lost], first_piece[lost])] = BASIC
-        return HighsSession.make_basis(np.r_[new, status[n:]], rows)
+        return HighsSession.make_basis(np.concatenate((new, status[n:])), rows)
 
 
 def _near(z: Float, cap: Float) -> Float:

@@ -114,11 +114,12 @@ def generate(ws: Workspace, master: Master, budget: float, gap: float = COLUMN_G
         active = np.flatnonzero((spend > 0) & (spend < cap))
         if close:
             polished = True
-            kt, z = np.r_[active, active], np.r_[spend[active] * (1 - DUAL_STEP), spend[active] * (1 + DUAL_STEP)]
+            kt, z = np.tile(active, 2), np.concatenate((spend[active] * (1 - DUAL_STEP), spend[active] * (1 + DUAL_STEP)))
         else:
             kt, z = new_points(master, model, sol, spend, bound.arg)
             if stalled:
-                kt, z = np.r_[kt, active, active], np.r_[z, spend[active] * (1 - step), spend[active] * (1 + step)]
+                kt = np.concatenate((kt, active, active))
+                z = np.concatenate((z, spend[active] * (1 - step), spend[active] * (1 + step)))
                 step /= 2
         added = master.insert(kt, z, spend, bound.arg)
         ws.build_seconds += time.perf_counter() - t0
@@ -161,6 +162,6 @@ def new_points(master: Master, model: Model, sol: Solution, spend: Float, arg: F
     # money parked where customers are worth nothing at the prices (past a binding cap, to
     # make room under a share ceiling) wants the flattest chord: one ending at the cap
     park = np.flatnonzero((w <= 0) & (spend > 0) & (spend < 0.5 * cap))
-    k = np.r_[priced, mixed, priced, park]
-    z = np.r_[arg[priced], spend[mixed], spend[priced] + 0.5 * d, cap[park] - 2 * spend[park]]
+    k = np.concatenate((priced, mixed, priced, park))
+    z = np.concatenate((arg[priced], spend[mixed], spend[priced] + 0.5 * d, cap[park] - 2 * spend[park]))
     return k, np.clip(z, 0, cap[k])

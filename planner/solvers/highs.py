@@ -167,10 +167,11 @@ class HighsSession:
         """A HiGHS basis from column and row statuses (0 lower, 1 basic, 2 upper)."""
         import highspy
 
-        lut = [highspy.HighsBasisStatus(k) for k in range(5)]
+        # the statuses as HiGHS's enum objects, picked by one object-array gather
+        lut = np.array([highspy.HighsBasisStatus(k) for k in range(5)], dtype=object)
         out = highspy.HighsBasis()
-        out.col_status = [lut[k] for k in np.asarray(col_status).tolist()]
-        out.row_status = [lut[k] for k in np.asarray(row_status).tolist()]
+        out.col_status = lut[np.asarray(col_status, dtype=np.int64)].tolist()
+        out.row_status = lut[np.asarray(row_status, dtype=np.int64)].tolist()
         out.valid = True
         return out
 
