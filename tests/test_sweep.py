@@ -315,3 +315,27 @@ def test_a_budget_inside_a_linear_curves_jump_gets_its_price_in_few_steps(monkey
         np.testing.assert_allclose(sat, x, rtol=1e-6, atol=1e-6 * budget)
         assert lin == pytest.approx(want_lin, rel=1e-6, abs=1e-6 * budget)
         assert plan.summary["marginal_roi_of_budget"] == pytest.approx(lam, rel=1e-4)
+
+
+def test_a_frontier_from_budget_zero_with_an_infinite_first_slope_leaves_its_marginal_roi_blank():
+    """A hill curve of shape 0.5 returns without limit on its first unit of money: at budget
+    0 the frontier's marginal ROI is blank (said in the note), not a number like 1e150 that
+    would flatten the chart; later budgets keep theirs."""
+    from planner.analysis.frontier import frontier
+
+    sc = Scenario(settings=Settings(total_budget=10_000),
+                  segments=[Segment(segment="S", customers=0, margin_per_period=50, retention_rate=0)],
+                  channels=[Channel(channel="C0"), Channel(channel="C1")],
+                  curves=[Curve(segment="S", channel="C0", program="acquisition", curve="hill", a=800, b=5000,
+                                shape=0.5),
+                          Curve(segment="S", channel="C1", program="acquisition", curve="saturation", a=500,
+                                b=8000)])
+    fr = frontier(sc, points=5)
+    assert fr.table["status"].eq("optimal").all()
+    assert np.isnan(fr.table["marginal_roi"].iloc[0])
+    assert np.isfinite(fr.table["marginal_roi"].iloc[1:]).all()
+    assert "returns without limit" in fr.note
+    # a curve with a finite first slope keeps its marginal ROI at budget 0 (max V·a/b)
+    sat = saturation_scenario(list(A), list(B), value=V, budget=60_000)
+    fr = frontier(sat, points=3)
+    assert fr.table["marginal_roi"].iloc[0] == pytest.approx(float(np.max(V * A / B)), rel=1e-9)

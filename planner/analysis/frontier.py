@@ -42,6 +42,10 @@ _MARGINAL_NOTE = {
 }
 
 
+_UNBOUNDED_NOTE = (" At budget 0 it is blank: a hill or power curve of shape below 1 returns without "
+                   "limit on its first unit of money.")
+
+
 class LazyPlans(Sequence[Plan]):
     """Plans of a sweep, each evaluated on first access (a frontier's table needs only the
     headline figures; building every plan's tables would cost more than the solves)."""
@@ -145,6 +149,7 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
     # chords must cover what the largest budget can spend in a cell
     opt = module.Optimizer(scenario, max_budget=top) if reused else None
     offset = {"net_value": 1.0, "target_mroi": st.target_mroi, "value": 0.0}.get(st.objective)
+    unbounded_at_zero = False
     rows: list[dict[str, Any]] = []
     entries: list[Any] = []
     if progress is not None:
@@ -165,6 +170,8 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
         mroi = fig["marginal_roi_of_budget"]
         if math.isnan(mroi) and offset is not None:
             mroi = offset + fig["budget_shadow_price"]
+        if math.isinf(mroi):  # budget 0 with a curve whose first unit returns without limit
+            mroi, unbounded_at_zero = math.nan, True
         rows.append({"budget": float(budget), "spend": fig["total_spend"], "value": fig["total_value"],
                      "net_value": fig["net_value"], "marginal_roi": math.nan if offset is None else mroi,
                      "new_customers": fig["new_customers"], "retained_customers": fig["retained_customers"],
@@ -175,7 +182,8 @@ def frontier(scenario: Scenario, points: int = 21, max_budget: float | None = No
     table.insert(5, "incremental_roi", table["value"].diff() / table["budget"].diff())
     plans = LazyPlans(entries, None if opt is None else opt.evaluate)
     note = infeasible_note(scenario, top, module) if (table["status"] == "infeasible").any() else ""
-    return Frontier(table, plans, _MARGINAL_NOTE[st.objective], st.currency,
+    marginal_note = _MARGINAL_NOTE[st.objective] + (_UNBOUNDED_NOTE if unbounded_at_zero else "")
+    return Frontier(table, plans, marginal_note, st.currency,
                     time.perf_counter() - started, reused, note)
 
 

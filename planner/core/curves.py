@@ -126,6 +126,13 @@ def response(cs: CurveSet, cell: Int, x: Float) -> Float:
     return out
 
 
+def infinite_first_slope(cs: CurveSet, cell: Int) -> NDArray[np.bool_]:
+    """True where ``f_k'(0)`` is infinite: hill and power curves of shape below 1."""
+    cell = np.asarray(cell, dtype=np.int64)
+    kind = cs.kind[cell]
+    return ((kind == HILL) | (kind == POWER)) & (cs.s[cell] < 1.0) & (cs.a[cell] > 0)
+
+
 def derivative(cs: CurveSet, cell: Int, x: Float) -> Float:
     """``f_k'(x)``: customers per extra unit of money (right derivative at kinks)."""
     cell, x, kind, a, b, s = _gather(cs, cell, x, floor=0.0)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.core.curves import derivative
+from planner.core.curves import derivative, infinite_first_slope
 from planner.core.linear_program import Model
 from planner.core.scenario_arrays import Index
 from planner.core.types import Float
@@ -105,8 +105,11 @@ def fill(ws: Workspace, probe: Model, budget: float, prices: Prices | None = Non
         prices.keep(lam, x)
         return x
 
+    unbounded = False
     if budget <= 0:  # nothing is bought: the price is what the best first unit returns
         lam, x = top_price(ix, probe.w_cust, c2, cap), np.zeros(len(cap))
+        unbounded = bool((infinite_first_slope(ix.curves, ix.kt_cell) & (probe.w_cust * ix.kt_sigma > 0)
+                          & (cap > 0)).any())
     else:
         x0 = prices.known[0.0] if 0.0 in prices.known else spend_at(0.0)
         jumps = jump_prices(respond, c2)
@@ -138,7 +141,8 @@ def fill(ws: Workspace, probe: Model, budget: float, prices: Prices | None = Non
     dual = np.zeros(model.lp.A.shape[0])
     dual[0] = -lam
     sol = Solution(Status.OPTIMAL, "exact fill", 0.0, x=col, row_dual=dual, objective=float(model.lp.c @ col),
-                   message="exact fill: only the budget binds; every cell at the budget's price")
+                   message="exact fill: only the budget binds; every cell at the budget's price",
+                   unbounded_budget_price=unbounded)
     if x.sum() < budget * (1 - 1e-9) - 1e-9 and full:
         sol = Solution(Status.INFEASIBLE, "exact fill", 0.0, message="the curves cannot absorb the whole budget")
     sol = check(model.lp, sol)
@@ -148,8 +152,9 @@ def fill(ws: Workspace, probe: Model, budget: float, prices: Prices | None = Non
 
 def top_price(ix: Index, c1: Float, c2: Float, cap: Float) -> float:
     """The budget's price where nothing is bought: the most the first unit of money returns
-    in any cell-period (a curve with an infinite slope at 0 gives the slope at the smallest
-    positive spend, astronomically large), at least 0."""
+    in any cell-period, at least 0.  A curve with an infinite slope at 0 gives its slope at
+    the smallest positive spend, astronomically large: a finite price for the certificate
+    (the solution says the true one is unbounded)."""
     w = c1 * ix.kt_sigma
     with np.errstate(all="ignore"):
         first = np.where(w > 0, w * derivative(ix.curves, ix.kt_cell, np.zeros(len(cap))), 0.0) - c2

@@ -7,6 +7,7 @@ turns a solution into a :class:`Plan` on the real curves.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -187,6 +188,8 @@ class Optimizer:
         else:
             spend, cust = clean_spend_customers(solved.model.spend(sol.x), self.ix)
         dual = 0.0 if sol.row_dual is None else -float(sol.row_dual[0])
+        if sol.unbounded_budget_price:  # the first unit returns without limit (reported blank)
+            dual = math.inf
         figures = headline(self.ix, spend, cust, dual)
         objective = figures.get("objective_value", float(solved.model.w_cust @ cust - solved.model.w_spend @ spend))
         status = outcome.certified_status(sol, gap, objective, self.ws.out_of_time(), solved.budget)

@@ -41,3 +41,6 @@ class Solution:
     mip_gap: float | None = None     # relative, for MIPs
     mip_bound: float | None = None   # min-form dual bound, for MIPs
     message: str = ""
+    #: the budget's price is unbounded (budget 0 where a curve's first slope is infinite):
+    #: ``row_dual[0]`` holds a finite stand-in for the certificate, not a figure to report
+    unbounded_budget_price: bool = False
