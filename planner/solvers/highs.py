@@ -65,6 +65,14 @@ def _tiny_row_scale(lp: LinearProgram, col: np.ndarray) -> np.ndarray:
     bounds = np.abs(np.stack([lp.row_lower, lp.row_upper]))
     bounds = np.where(np.isfinite(bounds) & (bounds > 0), bounds, np.inf).min(axis=0)
     tiny = bounds < TINY_LIMIT
+    if tiny.any():
+        # a limit of 0 on a row whose terms can only add up to a tiny amount (a share
+        # ceiling when a total spend limit of 1e-5 caps every spend): measured in units of
+        # that amount (only where something tiny can cap it: the pass costs a scan of A)
+        reach = _reach(lp)
+        zero = ~np.isfinite(bounds) & (reach > 0) & (reach < TINY_LIMIT)
+        bounds = np.where(zero, reach, bounds)
+        tiny = bounds < TINY_LIMIT
     if not tiny.any():
         return np.ones(n_row)
     A = (lp.A @ sp.diags(col)).tocsr()
@@ -75,6 +83,41 @@ def _tiny_row_scale(lp: LinearProgram, col: np.ndarray) -> np.ndarray:
         room = np.where(big > 0, COEF_LIMIT / np.maximum(big, 1e-300), np.inf)
         want = np.minimum(1.0 / np.where(tiny, bounds, 1.0), room)
     return np.where(tiny & np.isfinite(want), _pow2(want), 1.0)
+
+
+def _reach(lp: LinearProgram) -> np.ndarray:
+    """How far each row's activity can go past a limit of 0 on the side it is limited:
+    the sum of its positive terms at their columns' upper bounds for an upper limit, of its
+    negative terms for a lower one (inf where a column is unbounded or may go negative)."""
+    A = lp.A.tocsr()
+    if not A.nnz:
+        return np.full(A.shape[0], np.inf)
+    lower_ok = lp.col_lower[A.indices] >= 0
+    ub = _implied_upper(lp, A)[A.indices]
+    with np.errstate(invalid="ignore"):
+        up = np.where(A.data > 0, np.where(lower_ok, A.data * ub, np.inf), 0.0)
+        down = np.where(A.data < 0, np.where(lower_ok, -A.data * ub, np.inf), 0.0)
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    pos = np.bincount(rows, weights=up, minlength=A.shape[0])
+    neg = np.bincount(rows, weights=down, minlength=A.shape[0])
+    out = np.zeros(A.shape[0])
+    out = np.where(lp.row_upper == 0, pos, out)
+    out = np.where(lp.row_lower == 0, np.maximum(out, neg), out)
+    return np.where(np.isnan(out), np.inf, out)
+
+
+def _implied_upper(lp: LinearProgram, A: sp.csr_matrix) -> np.ndarray:
+    """Each column's upper bound, tightened by every row of non-negative terms on
+    non-negative columns with a finite upper limit (a total spend limit of 1e-5 caps every
+    spend column at 1e-5)."""
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    bad = (A.data < 0) | (lp.col_lower[A.indices] < 0)
+    mixed = np.bincount(rows, weights=bad.astype(float), minlength=A.shape[0]) > 0
+    use = ~mixed[rows] & (A.data > 0) & np.isfinite(lp.row_upper[rows])
+    out = lp.col_upper.astype(float).copy()
+    if use.any():
+        np.minimum.at(out, A.indices[use], np.maximum(lp.row_upper[rows[use]], 0.0) / A.data[use])
+    return out
 
 
 def _new_highs(highspy):
