@@ -147,3 +147,23 @@ def test_a_cold_master_solved_by_interior_point_gives_the_same_plan(monkeypatch)
     ipm = optimize(sc)
     assert plain.status == ipm.status == "optimal"
     assert ipm.summary["objective_value"] == pytest.approx(plain.summary["objective_value"], rel=2e-6)
+
+
+def test_band_order_under_a_customer_ceiling_is_certified_by_the_relaxations_duals():
+    """Concave curves under an upper limit on new customers need band order (a MIP). Its
+    plan here is the analytic optimum, the 0.5 customers split evenly over three quarters
+    (x = 100·ln(60/59) each), and it must be certified as such. The chord-error bound of
+    every band of every cell had left it ``feasible`` at 1.2 %."""
+    sc = Scenario(
+        settings=Settings(total_budget=1000, periods_per_year=4, annual_discount_rate=0),
+        periods=[Period(period=f"P{t}") for t in range(3)],
+        segments=[Segment(segment="S0", customers=0, margin_per_period=11, retention_rate=0)],
+        channels=[Channel(channel="C0")],
+        curves=[Curve(segment="S0", channel="C0", program="acquisition", curve="saturation", a=10, b=100),
+                Curve(segment="S0", channel="C0", program="retention", curve="saturation", a=36, b=100)],
+        constraints=[ConstraintRow(name="k0", metric="new_customers", sense="<=", value=0.5)])
+    plan = optimize(sc)
+    assert plan.status == "optimal"
+    assert plan.summary["optimality_gap_relative"] <= 1e-4
+    acq = plan.allocation[plan.allocation["program"] == "acquisition"]
+    np.testing.assert_allclose(acq["spend"], 100 * np.log(60 / 59), rtol=1e-4)

@@ -25,7 +25,7 @@ from planner.engine import certificate as certify
 from planner.engine.infeasibility import explain_infeasible
 from planner.engine.plan_assembly import assemble
 from planner.engine.refinement import ABS_GAP, ABS_GAP_BUDGET, GAP_TARGET
-from planner.engine.workspace import Workspace, true_objective
+from planner.engine.workspace import Workspace, mip_certificate, true_objective
 from planner.scenario.models import Scenario
 from planner.solvers import Solution, Status
 
@@ -41,7 +41,7 @@ def plan_status(sol: Solution) -> str:
 def certified_gap(ws: Workspace, model: Model, sol: Solution, spend: Float) -> float:
     """How far the plan of ``sol`` may be from the true optimum (objective units)."""
     if model.lp.is_mip or sol.row_dual is None:
-        return certify.mip_gap_bound(model, sol, true_objective(model, spend))
+        return mip_certificate(ws, model, sol, true_objective(model, spend))
     b = ws.certify(model, sol, spend)
     if model.lp.row_upper[0] <= 0 and ws.budget_covers_all:
         return 0.0  # no budget: spending nothing is the only plan

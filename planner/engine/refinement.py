@@ -17,8 +17,7 @@ import numpy as np
 
 from planner.core.chords import Bands, chord_bands, densify
 from planner.core.linear_program import Model
-from planner.engine import certificate as certify
-from planner.engine.workspace import Workspace, true_objective
+from planner.engine.workspace import Workspace, mip_certificate, true_objective
 from planner.solvers import Solution
 
 #: refinement stops once no cell-period's spend moves more than this share of the budget
@@ -103,7 +102,7 @@ def mip_gap(ws: Workspace, model: Model, sol: Solution) -> float:
     """Relative certified gap of a MIP solution (chord error plus the MIP's own gap)."""
     assert sol.x is not None
     obj = true_objective(model, model.spend(sol.x))
-    return certify.mip_gap_bound(model, sol, obj) / max(abs(obj), 1e-12)
+    return mip_certificate(ws, model, sol, obj) / max(abs(obj), 1e-12)
 
 
 def tighten(ws: Workspace, first: Refined, budget: float) -> Refined:
