@@ -138,7 +138,8 @@ SPEND_DUST = 1e-6  # the smallest spend planner represents (points knots below i
 def clean_spend(spend: Float, ix: Index | None = None) -> Float:
     """Spend with the solver's round-off set to zero, so that no customers and no ratio (a
     share, a CAC) are reported for money that was never spent: amounts below
-    ``SPEND_DUST`` or below 1e-9 of the plan's total.  Not relative to the budget: a plan
+    ``SPEND_DUST`` (or 1e-6 of the plan's total spend, where that is smaller: a plan of 0.03 keeps
+    its 4e-7, which a share ceiling counts) or below 1e-9 of the plan's total.  Not relative to the budget: a plan
     far below its budget keeps every real amount (zeroing a real 1e-5 of a 0.3 plan on a
     budget of 18 000 broke its share ceiling by 1e-5).  With ``ix``, an amount that buys
     a hundredth of a customer or more (or, in a plan buying less than 10 000 customers,
@@ -158,7 +159,8 @@ def clean_spend_customers(spend: Float, ix: Index) -> tuple[Float, Float]:
 
 def _clean(spend: Float, ix: Index | None) -> tuple[Float, Float | None]:
     """(the cleaned spend, its customers where they were counted and nothing was cut)"""
-    cut = (spend <= max(SPEND_DUST, 1e-9 * float(np.abs(spend).sum()))) & (spend != 0)
+    total = float(np.abs(spend).sum())
+    cut = (spend <= max(min(SPEND_DUST, 1e-6 * total), 1e-9 * total)) & (spend != 0)
     if ix is None or not cut.any():
         return spend, None
     bought, _ = true_customers(ix, spend)  # customers as reported: a binding cap scales them away

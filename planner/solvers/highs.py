@@ -56,6 +56,9 @@ def scale_factors(lp: LinearProgram) -> tuple[np.ndarray, np.ndarray, float]:
 #: its limit: HiGHS's feasibility tolerance is absolute (1e-7), so a total spend limit of
 #: 1e-6 would otherwise be met only to within a tenth of itself
 TINY_LIMIT = 1e-3
+#: ... and where some limit is below this, a limit of 0 on a row that can only reach less
+#: than this (in money) is measured in units of what it can reach
+SMALL_LIMIT = 1.0
 
 
 def _tiny_row_scale(lp: LinearProgram, col: np.ndarray) -> np.ndarray:
@@ -65,14 +68,14 @@ def _tiny_row_scale(lp: LinearProgram, col: np.ndarray) -> np.ndarray:
     bounds = np.abs(np.stack([lp.row_lower, lp.row_upper]))
     bounds = np.where(np.isfinite(bounds) & (bounds > 0), bounds, np.inf).min(axis=0)
     tiny = bounds < TINY_LIMIT
-    if tiny.any():
-        # a limit of 0 on a row whose terms can only add up to a tiny amount (a share
-        # ceiling when a total spend limit of 1e-5 caps every spend): measured in units of
-        # that amount (only where something tiny can cap it: the pass costs a scan of A)
+    if (bounds < SMALL_LIMIT).any():
+        # a limit of 0 on a row whose terms can only add up to a small amount (a share
+        # ceiling when a spend limit of 1e-5 or 0.016 caps the spends): measured in units of
+        # that amount (only where a small limit can cap it: the pass costs a scan of A)
         reach = _reach(lp)
-        zero = ~np.isfinite(bounds) & (reach > 0) & (reach < TINY_LIMIT)
+        zero = ~np.isfinite(bounds) & (reach > 0) & (reach < SMALL_LIMIT)
         bounds = np.where(zero, reach, bounds)
-        tiny = bounds < TINY_LIMIT
+        tiny = tiny | zero
     if not tiny.any():
         return np.ones(n_row)
     A = (lp.A @ sp.diags(col)).tocsr()
