@@ -221,8 +221,18 @@ def true_objective(model: Model, spend: Float) -> float:
 
 
 def mip_certificate(ws: Workspace, model: Model, sol: Solution, true_obj: float) -> float:
-    """A MIP plan's certified gap: the chord-error bound plus the MIP's own gap, or the
-    Lagrangian bound at its LP relaxation's duals where that is tighter (concave curves)."""
+    """A MIP plan's certified gap: the chord-error bound plus the MIP's own gap, or, for
+    concave curves, the Lagrangian bound at the duals of the LP with the band choices fixed or
+    of the LP relaxation, whichever is tightest."""
     gap = certify.mip_gap_bound(model, sol, true_obj)
-    relaxed = ws.relaxed_bound(model) if model.lp.is_mip else None
-    return gap if relaxed is None else min(gap, max(0.0, relaxed - true_obj))
+    if not (ws.concave and model.lp.is_mip):
+        return gap
+    # any duals bound the true problem: those of the LP with the MIP's band choices fixed
+    # (the solution's own) and those of the LP relaxation
+    bounds = [ws.relaxed_bound(model)]
+    if sol.row_dual is not None and np.isfinite(sol.row_dual).all():
+        bounds.append(certify.lagrangian_bound(model, sol.row_dual))
+    for upper in bounds:
+        if upper is not None and np.isfinite(upper):
+            gap = min(gap, max(0.0, upper - true_obj))
+    return gap
