@@ -178,7 +178,9 @@ def snap_to_rows(ix: Index, rows: FrozenRows, spend: Float) -> Float:
     ``SNAP`` of the budget) set to 0 where they break an upper limit on spend alone: a
     share ceiling that one channel can meet only by spending nothing is met by a few 1e-9
     of money within the tolerance, which a curve with an infinite first slope turns into
-    whole customers."""
+    whole customers.  A row still broken by no more than the LP's absolute tolerance (a
+    share ceiling on 2e-5 of money, off by 3e-10: 8e-6 of the share) is met by scaling down
+    the cells that push it up (:func:`_shrink_into`)."""
     n = len(rows)
     if not n or not spend.any():
         return spend
@@ -194,10 +196,40 @@ def snap_to_rows(ix: Index, rows: FrozenRows, spend: Float) -> Float:
     broken = ~on_customers & (act > upper + 1e-6 * gross + 1e-15 * (1.0 + np.abs(rows.rhs)))
     tiny = (spend > 0) & (spend <= SNAP * max(1.0, float(ix.scenario.settings.total_budget)))
     hit = broken[rows.e_row] & (rows.e_spend > 0) & tiny[rows.e_kt]
-    if not hit.any():
-        return spend
     out = spend.copy()
     out[rows.e_kt[hit]] = 0.0
+    # what is left broken by no more than the LP's absolute tolerance (a share ceiling on
+    # 2e-5 of money, off by 3e-10): the cells that push the row up give up that much, pro rata
+    over = act - upper
+    small = np.flatnonzero(broken & (over <= FEASIBILITY_TOL * (1.0 + np.abs(rows.rhs))))
+    for r in small:
+        out = _shrink_into(ix, rows, out, int(r), float(upper[r]))
+    return out
+
+
+#: HiGHS's absolute primal feasibility tolerance: a row broken by no more is round-off
+FEASIBILITY_TOL = 1e-7
+
+
+def _shrink_into(ix: Index, rows: FrozenRows, spend: Float, r: int, upper: float) -> Float:
+    """``spend`` with the cells of positive net coefficient in spend-only row ``r`` scaled
+    down so that the row meets ``upper`` (its terms, and its total-spend columns spread over
+    their periods' cells)."""
+    net = np.zeros(len(spend))
+    m = rows.e_row == r
+    np.add.at(net, rows.e_kt[m], rows.e_spend[m])
+    a = rows.aux_row == r
+    if a.any():
+        per_period = np.zeros(ix.P)
+        np.add.at(per_period, rows.aux_col[a], rows.aux_coef[a])
+        net += per_period[ix.kt_t]
+    push = (net > 0) & (spend > 0)
+    up = float(net[push] @ spend[push])
+    excess = float(net @ spend) - upper
+    if up <= 0 or excess <= 0 or excess >= up:
+        return spend
+    out = spend.copy()
+    out[push] *= 1.0 - excess / up
     return out
 
 
