@@ -107,19 +107,16 @@ def fill(ws: Workspace, probe: Model, budget: float, prices: Prices | None = Non
 
     unbounded = False
     if budget <= 0:  # nothing is bought: the price is what the best first unit returns
-        lam, x = top_price(ix, probe.w_cust, c2, cap), np.zeros(len(cap))
-        unbounded = bool((infinite_first_slope(ix.curves, ix.kt_cell) & (probe.w_cust * ix.kt_sigma > 0)
-                          & (cap > 0)).any())
+        (lam, unbounded), x = top_price(ix, probe.w_cust, c2, cap), np.zeros(len(cap))
     else:
         x0 = prices.known[0.0] if 0.0 in prices.known else spend_at(0.0)
-        jumps = jump_prices(respond, c2)
         if x0.sum() <= budget and not full:
             lam, x = 0.0, x0
         elif x0.sum() < budget:  # the whole budget must go: a negative price pushes spend out
             lo, x_lo, _, _ = prices.bracket(budget)
             if x_lo is None:
                 lo = -float(c2.max(initial=0.0)) - 1.0
-            lam, x = _bisect(spend_at, budget, lo=lo, hi=0.0, x_hi=x0, x_lo=x_lo, jumps=jumps)
+            lam, x = _bisect(spend_at, budget, lo=lo, hi=0.0, x_hi=x0, x_lo=x_lo, jumps=jump_prices(respond, c2))
         else:
             lo, x_lo, hi, x_hi = prices.bracket(budget)
             if x_hi is None:
@@ -130,7 +127,7 @@ def fill(ws: Workspace, probe: Model, budget: float, prices: Prices | None = Non
                     x_hi = spend_at(hi)
             if x_lo is None or lo < 0.0:
                 lo, x_lo = 0.0, x0
-            lam, x = _bisect(spend_at, budget, lo=lo, hi=hi, x_hi=x_hi, x_lo=x_lo, jumps=jumps,
+            lam, x = _bisect(spend_at, budget, lo=lo, hi=hi, x_hi=x_hi, x_lo=x_lo, jumps=jump_prices(respond, c2),
                              guess=prices.guess(budget))
     z = np.stack([np.zeros(len(cap)), np.minimum(x, cap), cap], axis=1)
     kt = np.flatnonzero(cap > 0)
@@ -150,16 +147,18 @@ def fill(ws: Workspace, probe: Model, budget: float, prices: Prices | None = Non
     return Refined(model, sol, model.bands, 0, sol.seconds)
 
 
-def top_price(ix: Index, c1: Float, c2: Float, cap: Float) -> float:
+def top_price(ix: Index, c1: Float, c2: Float, cap: Float) -> tuple[float, bool]:
     """The budget's price where nothing is bought: the most the first unit of money returns
-    in any cell-period, at least 0.  A curve with an infinite slope at 0 gives its slope at
-    the smallest positive spend, astronomically large: a finite price for the certificate
-    (the solution says the true one is unbounded)."""
+    in any cell-period, at least 0; and whether that is unbounded.  A curve with an infinite
+    slope at 0 gives its slope at the smallest positive spend, astronomically large: a finite
+    price for the certificate (the solution says the true one is unbounded)."""
     w = c1 * ix.kt_sigma
+    live = (w > 0) & (cap > 0)
     with np.errstate(all="ignore"):
         first = np.where(w > 0, w * derivative(ix.curves, ix.kt_cell, np.zeros(len(cap))), 0.0) - c2
     first = first[(cap > 0) & np.isfinite(first)]
-    return float(max(0.0, first.max(initial=0.0)))
+    unbounded = bool((live & infinite_first_slope(ix.curves, ix.kt_cell)).any())
+    return float(max(0.0, first.max(initial=0.0))), unbounded
 
 
 def jump_prices(respond: Responder, c2: Float) -> Float:

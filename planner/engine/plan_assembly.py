@@ -200,11 +200,12 @@ def snap_to_rows(ix: Index, rows: FrozenRows, spend: Float) -> Float:
     # a row broken by no more than the LP's absolute tolerance (a share ceiling on 2e-5 of
     # money, off by 3e-10): the cells that push it up give up that much, pro rata
     out = spend.copy()
-    for r in np.flatnonzero(broken & (act - upper <= FEASIBILITY_TOL * (1.0 + np.abs(rows.rhs)))):
+    mendable = np.flatnonzero(broken & (act - upper <= FEASIBILITY_TOL * (1.0 + np.abs(rows.rhs))))
+    for r in mendable:
         out = _shrink_into(ix, rows, out, int(r), float(upper[r]))
-    # what that cannot mend (a ceiling met only by spending nothing): the tiny amounts go
-    aux = np.bincount(ix.kt_t, weights=out, minlength=ix.P) if len(rows.aux_row) else np.zeros(0)
-    broken &= rows.activity(out, np.zeros_like(out), aux) > upper + slack
+    if len(mendable):  # what that cannot mend (a ceiling met only by spending nothing): the tiny amounts go
+        aux = np.bincount(ix.kt_t, weights=out, minlength=ix.P) if len(rows.aux_row) else np.zeros(0)
+        broken &= rows.activity(out, np.zeros_like(out), aux) > upper + slack
     tiny = (out > 0) & (out <= SNAP * max(1.0, float(ix.scenario.settings.total_budget)))
     hit = broken[rows.e_row] & (rows.e_spend > 0) & tiny[rows.e_kt]
     out[rows.e_kt[hit]] = 0.0
