@@ -1,6 +1,6 @@
 """A fixed plan evaluated on many draws of the inputs, vectorised over draws (docs/design.md §7).
 
-The same arithmetic as :func:`planner.engine.plan_assembly.true_customers` and
+The same arithmetic as :func:`planner.engine.real_customers.true_customers` and
 :func:`~planner.engine.plan_assembly.headline`, with one more axis (the draw): customers
 are ``σ·f(x)`` on the real curves with the drawn ``a`` and ``b``, scaled down pro rata
 where a prospects cap (over the plan) or the customers at risk (per period) bind; value

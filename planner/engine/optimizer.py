@@ -18,7 +18,8 @@ from planner.core.scenario_arrays import Index
 from planner.core.types import Float, Int
 from planner.engine import columns, exact_fill, generation, outcome, refinement, sweep
 from planner.engine.marginals import true_marginals
-from planner.engine.plan_assembly import clean_spend_customers, headline
+from planner.engine.plan_assembly import headline
+from planner.engine.round_off import clean_spend_customers
 from planner.engine.workspace import Workspace
 from planner.scenario.models import Scenario
 from planner.solvers import Solution

@@ -23,7 +23,7 @@ from planner.core.linear_program import Model, out_of_order
 from planner.core.rows import Float
 from planner.engine import certificate as certify
 from planner.engine import columns, exact_fill, generation
-from planner.engine.plan_assembly import true_customers
+from planner.engine.real_customers import true_customers
 from planner.engine.refinement import (
     ABS_GAP,
     GAP_TARGET,

@@ -21,7 +21,7 @@ from planner.core.linear_program import Model, build_model, build_rows, out_of_o
 from planner.core.rows import Float, FrozenRows
 from planner.core.scenario_arrays import Index
 from planner.engine import certificate as certify
-from planner.engine.plan_assembly import clean_spend_customers
+from planner.engine.round_off import clean_spend_customers
 from planner.scenario.models import Scenario
 from planner.solvers import HighsSession, Solution, Status, solve
 from planner.solvers.greedy import greedy_exact
