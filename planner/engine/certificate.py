@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.core.curves import POINTS, BestSpend, response, second_derivative
-from planner.core.linear_program import Model
+from planner.core.linear_program import VALUE_TIE_BREAK, Model
 from planner.core.rows import Float
 from planner.core.scenario_arrays import Index
 
@@ -27,13 +27,14 @@ def lagrangian_bound(model: Model, row_dual: Float) -> float:
     return lagrangian(model, row_dual)[0]
 
 
-def lagrangian(model: Model, row_dual: Float) -> tuple[float, Float]:
+def lagrangian(model: Model, row_dual: Float, w_spend: Float | None = None) -> tuple[float, Float]:
     """(Upper bound, the spend per cell-period that attains each 1-D maximum).
 
     The spend is where every cell-period would go on its real curve at these prices: a
-    frontier re-run centres its next chord window there.
+    frontier re-run centres its next chord window there.  ``w_spend`` replaces the model's
+    weight on spend (the bound of another objective at the same duals: any duals bound).
     """
-    c1, c2, mu, rhs = prices(model, row_dual)
+    c1, c2, mu, rhs = prices(model, row_dual, w_spend)
     if not np.isfinite(c1).all():
         return float("inf"), np.zeros(len(c1))
     best, arg = respond(model.ix, c1, c2, kept_caps(model))
@@ -72,7 +73,7 @@ def kept_caps(model: Model) -> Float:
     return cap
 
 
-def prices(model: Model, row_dual: Float) -> tuple[Float, Float, Float, Float]:
+def prices(model: Model, row_dual: Float, w_spend: Float | None = None) -> tuple[Float, Float, Float, Float]:
     """Per cell-period weights ``(c1, c2)`` of ``φ = c1·σ·f(x) − c2·x`` at the LP's duals,
     with the duals ``μ`` (∂ max objective / ∂ bound, sign-checked) and the bounds they price.
 
@@ -88,7 +89,7 @@ def prices(model: Model, row_dual: Float) -> tuple[Float, Float, Float, Float]:
     mu = np.where(np.isfinite(lower), mu, np.maximum(mu, 0.0))
     rhs = np.where(mu > 0, upper, np.where(mu < 0, lower, 0.0))
     c1 = model.w_cust.copy()
-    c2 = model.w_spend.copy()
+    c2 = (model.w_spend if w_spend is None else w_spend).copy()
     np.subtract.at(c1, rows.e_kt, mu[rows.e_row] * rows.e_cust)
     np.add.at(c2, rows.e_kt, mu[rows.e_row] * rows.e_spend)
     if len(rows.aux_row):
@@ -134,6 +135,28 @@ class Responder:
         arg[self.inner] = self.fit(c2[self.inner] / self.w_inner, steps)
         arg[self.ends] = np.where(c2[self.ends] < 0, self.top, 0.0)
         return arg
+
+
+def value_gap(model: Model, row_dual: Float | None, spend: Float, cust: Float, lp_gap: float) -> float:
+    """The certified gap in *value* of a plan under the ``value`` objective.
+
+    The LP maximises value less ``VALUE_TIE_BREAK`` per unit of discounted money (so money
+    is not parked on flat chords); its gap ``lp_gap`` bounds that objective, not the value
+    the planner reads.  Where value per unit of money is itself tiny (10 customers of value
+    1 against 20 000 of budget) the tie-break leaves value unbought that the certificate
+    must own up to.  Two bounds, the tighter kept: the Lagrangian bound with no weight on
+    spend at the same duals (any duals bound), and ``lp_gap`` plus the tie-break's price
+    of all the discounted money the plan left unspent.
+    """
+    ix = model.ix
+    value = float(model.w_cust @ cust)
+    budget = float(model.lp.row_upper[0])
+    unspent = float(ix.kt_discount.max(initial=1.0)) * budget - float(ix.kt_discount @ spend)
+    gap = lp_gap + VALUE_TIE_BREAK * max(0.0, unspent) if np.isfinite(budget) else float("inf")
+    if row_dual is not None and np.isfinite(row_dual).all():
+        upper = lagrangian(model, row_dual, np.zeros_like(model.w_spend))[0]
+        gap = min(gap, max(0.0, upper - value))
+    return gap
 
 
 def formula_bound(model: Model) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 
 from planner._version import __version__
 from planner.core.chords import chord_bands
-from planner.core.linear_program import Model, build_model
+from planner.core.linear_program import VALUE_TIE_BREAK, Model, build_model
 from planner.core.plan import Plan
 from planner.core.rows import FrozenRows
 from planner.core.scenario_arrays import Index
@@ -25,6 +25,7 @@ from planner.engine import certificate as certify
 from planner.engine.infeasibility import explain_infeasible
 from planner.engine.plan_assembly import assemble
 from planner.engine.refinement import ABS_GAP, ABS_GAP_BUDGET, GAP_TARGET
+from planner.engine.round_off import clean_spend_customers
 from planner.engine.workspace import Workspace, mip_certificate, true_objective
 from planner.scenario.models import Scenario
 from planner.solvers import Solution, Status
@@ -39,13 +40,19 @@ def plan_status(sol: Solution) -> str:
 
 
 def certified_gap(ws: Workspace, model: Model, sol: Solution, spend: Float) -> float:
-    """How far the plan of ``sol`` may be from the true optimum (objective units)."""
+    """How far the plan of ``sol`` may be from the true optimum (objective units: value
+    alone under the ``value`` objective, see :func:`certificate.value_gap`)."""
     if model.lp.is_mip or sol.row_dual is None:
-        return mip_certificate(ws, model, sol, true_objective(model, spend))
-    b = ws.certify(model, sol, spend)
-    if model.lp.row_upper[0] <= 0 and ws.budget_covers_all:
-        return 0.0  # no budget: spending nothing is the only plan
-    return min(max(0.0, b.upper - b.true_obj), certify.formula_bound(model) + _abs_tol(model))
+        gap = mip_certificate(ws, model, sol, true_objective(model, spend))
+    else:
+        if model.lp.row_upper[0] <= 0 and ws.budget_covers_all:
+            return 0.0  # no budget: spending nothing is the only plan
+        b = ws.certify(model, sol, spend)
+        gap = min(max(0.0, b.upper - b.true_obj), certify.formula_bound(model) + _abs_tol(model))
+    if ws.scenario.settings.objective != "value":
+        return gap
+    real, cust = clean_spend_customers(spend, model.ix)
+    return certify.value_gap(model, sol.row_dual, real, cust, gap)
 
 
 def certified_status(sol: Solution, gap: float, objective: float, stopped: bool, budget: float) -> str:
@@ -79,11 +86,18 @@ def evaluate(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: S
     if status != Status.OPTIMAL:  # "optimal" is a promise the certificate must keep
         plan.status = plan.summary["status"] = status
         why = ("the time limit (time_limit_s) was reached: raise it in Settings for a better plan"
-               if status == Status.TIME_LIMIT else "the method stopped")
+               if status == Status.TIME_LIMIT else _why_stopped(ws, plan))
         plan.warnings.append(
             f"The plan is within {gap:,.6g} of the best possible objective (certified gap "
             f"{gap / max(objective, 1e-300):.4%}); 'optimal' requires {GAP_TARGET:.2%}: {why}.")
     return plan
+
+
+def _why_stopped(ws: Workspace, plan: Plan) -> str:
+    if ws.scenario.settings.objective == "value" and plan.summary.get("unspent_budget", 0.0) > 0:
+        return (f"under the value objective money that returns less than {VALUE_TIE_BREAK:g} of value per "
+                "unit stays unspent, and the unspent budget could still buy up to this much value")
+    return "the method stopped"
 
 
 def failed(ws: Workspace, model: Model, sol: Solution, info: dict, scenario: Scenario | None = None) -> Plan:
