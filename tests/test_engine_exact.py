@@ -191,3 +191,68 @@ def test_the_value_objectives_certificate_bounds_value_not_the_lps_tie_break():
         assert best - value <= 1e-4 * best
     else:
         assert plan.status == "feasible" and "value objective" in plan.warnings[-1]
+
+
+def test_two_half_shares_under_a_customer_ceiling_are_certified_at_the_analytic_optimum():
+    """Two 50 % share ceilings tie the channels' spend; 0.0625 new customers cap the
+    acquisition channel, so both spend x = −100·ln(1 − 0.0625/10).  The ceiling on one
+    cell's customers is a ceiling on its spend inside the certificate, and the duals are
+    walked downhill on the real curves: ``optimal`` (it was ``feasible`` at 0.11 %)."""
+    sc = Scenario(
+        settings=Settings(total_budget=1000, periods_per_year=4, annual_discount_rate=0),
+        periods=[Period(period="P0")],
+        segments=[Segment(segment="S0", customers=1, margin_per_period=21, retention_rate=0)],
+        channels=[Channel(channel="C0"), Channel(channel="C1")],
+        curves=[Curve(segment="S0", channel="C0", program="retention", curve="saturation", a=10, b=100),
+                Curve(segment="S0", channel="C1", program="acquisition", curve="saturation", a=10, b=100)],
+        constraints=[ConstraintRow(name="k0", metric="share", sense="<=", value=0.5, channel="each"),
+                     ConstraintRow(name="k1", metric="new_customers", sense="<=", value=0.0625)])
+    plan = optimize(sc)
+    x = -100 * np.log(1 - 0.0625 / 10)
+    assert plan.status == "optimal"
+    assert plan.summary["optimality_gap_relative"] <= 1e-4
+    np.testing.assert_allclose(plan.allocation["spend"], x, rtol=1e-5)
+
+
+def _prospects_pool(**kw) -> Scenario:
+    return Scenario(
+        settings=Settings(total_budget=1000, periods_per_year=4, annual_discount_rate=0.25, **kw),
+        periods=[Period(period=f"P{t}") for t in range(3)],
+        segments=[Segment(segment="S0", customers=0, prospects=10, margin_per_period=1, retention_rate=0.5)],
+        channels=[Channel(channel="C0"), Channel(channel="C1"), Channel(channel="C2")],
+        curves=[Curve(segment="S0", channel="C1", program="acquisition", curve="saturation", a=956, b=100),
+                Curve(segment="S0", channel="C2", program="acquisition", curve="saturation", a=10, b=100)],
+        constraints=[ConstraintRow(name="k0", metric="share", sense="<=", value=0.5, channel="each")])
+
+
+def test_prospects_are_drawn_down_in_time_order():
+    """A pool of 10 prospects: the first quarter's 10 wins exhaust it and a later quarter
+    wins none (pro rata over the plan had counted 0.10 in the last, less valuable quarter)."""
+    from planner.engine.real_customers import true_customers
+
+    sc = _prospects_pool()
+    ix = Index.build(sc)
+    spend = np.zeros(ix.K * ix.P)
+    first = (ix.kt_t == 0) & (ix.kt_ch == 1)
+    last = (ix.kt_t == 2) & (ix.kt_ch == 2)
+    spend[first] = -100 * np.log(1 - 11 / 956)  # buys 11 > 10 prospects
+    spend[last] = 5.0
+    cust, scale = true_customers(ix, spend)
+    assert cust[first].sum() == pytest.approx(10.0, rel=1e-12)
+    assert cust[last].sum() == 0.0 and scale[last].max() == 0.0
+
+
+def test_a_prospects_pool_and_two_shares_are_certified_at_the_analytic_optimum():
+    """The acquisition channel wins all 10 prospects in the first quarter for
+    x = −100·ln(1 − 10/956); the 50 % shares make the other channel spend as much, where
+    money is cheapest (the last quarter).  Certified ``optimal`` (it was 0.12 %)."""
+    sc = _prospects_pool()
+    ix = Index.build(sc)
+    x = -100 * np.log(1 - 10 / 956)
+    va0 = float(ix.kt_value[(ix.kt_t == 0) & (ix.kt_ch == 1)][0])
+    d = ix.kt_discount
+    best = va0 * 10 - x * (1 + float(d.min()))
+    plan = optimize(sc)
+    assert plan.status == "optimal"
+    assert plan.summary["objective_value"] == pytest.approx(best, rel=1e-6)
+    assert plan.summary["new_customers"] == pytest.approx(10.0, rel=1e-9)

@@ -2,8 +2,8 @@
 
 The same arithmetic as :func:`planner.engine.real_customers.true_customers` and
 :func:`~planner.engine.plan_assembly.headline`, with one more axis (the draw): customers
-are ``σ·f(x)`` on the real curves with the drawn ``a`` and ``b``, scaled down pro rata
-where a prospects cap (over the plan) or the customers at risk (per period) bind; value
+are ``σ·f(x)`` on the real curves with the drawn ``a`` and ``b``, scaled down where a
+prospects cap (drawn down in time order) or the customers at risk (per period) bind; value
 is the CLV of :mod:`planner.core.value` with the drawn margin and retention.  Draws are
 processed in blocks (bounded memory); no loop runs per draw or per cell.
 """
@@ -21,6 +21,7 @@ from planner.core.curves import HILL, LINEAR, LOG, POWER, SATURATION, CurveSet, 
 from planner.core.plan import Plan
 from planner.core.scenario_arrays import ACQ, RET, Index
 from planner.core.value import lifetime_value, period_rate
+from planner.engine.real_customers import prospect_scale
 
 
 def family_customers(kind: int, a: Float | float, b: Float, s: Float, x: Float) -> Float:
@@ -201,10 +202,7 @@ class PlanOnDraws:
         ix = self.ix
         full = self.raw_customers(a, b)
         A, want = full[:, :, :ix.S], full[:, :, ix.S:]
-        won = A.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(won > ix.prospects, ix.prospects / won, 1.0)
-        A = A * f[:, None, :]
+        A = A * np.swapaxes(prospect_scale(np.swapaxes(A, 1, 2), ix.prospects), 1, 2)
         if not self.has_ret:
             return A, want
         R = np.empty_like(want)

@@ -270,8 +270,8 @@ def undercut_cells(ix: Index, rows: FrozenRows) -> NDArray[np.bool_]:
     """Cells whose customers appear in a row that fewer customers would loosen.
 
     Only there can an out-of-order fill (which undercounts a cell's customers) buy anything.
-    The prospects and at-risk caps are left out: the report scales customers down pro rata
-    where they bind, so a real plan never breaks them, and an out-of-order fill under a
+    The prospects and at-risk caps are left out: the report scales customers down where
+    they bind, so a real plan never breaks them, and an out-of-order fill under a
     binding cap only parks money at zero marginal value (a tie under the ``value`` objective).
     """
     out = np.zeros(ix.K, dtype=bool)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.core.curves import POINTS, BestSpend, response, second_derivative
+from planner.core.curves import POINTS, BestSpend, CurveSet, response, second_derivative
 from planner.core.linear_program import VALUE_TIE_BREAK, Model
 from planner.core.rows import Float
-from planner.core.scenario_arrays import Index
+from planner.core.scenario_arrays import ACQ, Index
+from planner.core.types import Int
 
 
 def lagrangian_bound(model: Model, row_dual: Float) -> float:
@@ -70,7 +71,36 @@ def kept_caps(model: Model) -> Float:
     rising = (curves.kind != POINTS) & ~(curves.a <= 0)
     m = zero[row] & (a_cust > 0) & rising[model.ix.kt_cell[kt]]
     cap[kt[m]] = 0.0
+    # a user's upper limit on one acquisition cell-period's customers, where no prospects
+    # cap can scale them down, is a limit on its spend: ``σ·f(x) ≤ u`` (a plan pays for
+    # every customer its spend buys; priced instead, customers ``y < f(x)`` stay open to
+    # the relaxation and leave it loose for good: the optimum under two 50 % shares and a
+    # ceiling of 0.0625 new customers was certified only to 0.11 %)
+    ix = model.ix
+    user = np.asarray(rows.kind, dtype=object) == "user"
+    other = np.zeros(n, dtype=bool)  # a spend term, a customer term ≤ 0, or an auxiliary
+    np.logical_or.at(other, row, (a_spend != 0) | (a_cust <= 0))
+    other[rows.aux_row] = True
+    single = user & ~other & np.isfinite(upper) & (count == 1)
+    m = single[row]
+    m[m] = (ix.kt_prog[kt[m]] == ACQ) & ~np.isfinite(ix.prospects[ix.kt_seg[kt[m]]])
+    if m.any():
+        k = kt[m]
+        most = np.maximum(upper[row[m]], 0.0) / (a_cust[m] * ix.kt_sigma[k])
+        np.minimum.at(cap, k, spend_for(ix.curves, ix.kt_cell[k], most, cap[k]))
     return cap
+
+
+def spend_for(cs: CurveSet, cell: Int, most: Float, cap: Float, steps: int = 64) -> Float:
+    """The least spend in ``[0, cap]`` at or past which the curve buys more than ``most``
+    (``cap`` where it never does): every spend with ``f(x) ≤ most`` lies below it."""
+    lo, hi = np.zeros(len(cap)), cap.astype(float).copy()
+    over = response(cs, cell, hi) > most
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        below = response(cs, cell, mid) <= most
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return np.where(over, hi, cap)
 
 
 def prices(model: Model, row_dual: Float, w_spend: Float | None = None) -> tuple[Float, Float, Float, Float]:

@@ -1,7 +1,7 @@
 """Evaluate a chosen spend on the real response curves and assemble the :class:`Plan`.
 
 Nothing reported comes from the LP's chords: customers are ``σ·f(x)`` on the true curve,
-scaled down pro rata where a prospects or at-risk cap binds; value, ROI, marginal ROI,
+scaled down where a prospects or at-risk cap binds (:mod:`.real_customers`); value, ROI, marginal ROI,
 constraint actuals and KPIs all follow from those.
 """
 

@@ -1,6 +1,13 @@
 """Customers a spend buys on the real response curves: ``σ·f(x)`` per cell-period, scaled
-down pro rata where a prospects cap or an at-risk cap binds (saved customers depend on the
-earlier periods' wins and saves, so the at-risk caps go period by period)."""
+down where a prospects cap or an at-risk cap binds.
+
+Prospects are a pool the plan draws down in time order: a period wins what its curves buy
+while prospects remain, and the period that exhausts the pool shares the rest pro rata over
+its channels (a customer is worth the same through any channel).  Scaling every period
+pro rata instead counted customers in a late, less valuable period that the first period
+had already won (a plan at the optimum was certified only to 0.12 %).  Saved customers
+depend on the earlier periods' wins and saves, so the at-risk caps go period by period too.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +19,12 @@ from planner.core.value import active_customers
 
 
 def true_customers(ix: Index, spend: Float) -> tuple[Float, Float]:
-    """(customers, scale) per cell-period; ``scale < 1`` where a cap binds (pro rata)."""
+    """(customers, scale) per cell-period; ``scale < 1`` where a cap binds."""
     raw = ix.customers(spend)
     scale = np.ones_like(raw)
     acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
-    won = np.bincount(ix.kt_seg[acq], weights=raw[acq], minlength=ix.S)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(won > ix.prospects, ix.prospects / won, 1.0)
-    scale[acq] = f[ix.kt_seg[acq]]
+    f = prospect_scale(by_segment_period(ix, raw, acq), ix.prospects)
+    scale[acq] = f[ix.kt_seg[acq], ix.kt_t[acq]]
     cust = raw * scale
     r = ix.retention
     A = by_segment_period(ix, cust, acq)
@@ -34,6 +39,17 @@ def true_customers(ix: Index, spend: Float) -> tuple[Float, Float]:
         cust[m] = raw[m] * scale[m]
         R[:, t] = np.bincount(ix.kt_seg[m], weights=cust[m], minlength=ix.S)
     return cust, scale
+
+
+def prospect_scale(won: Float, prospects: Float) -> Float:
+    """Share of each period's wins ``won[..., s, t]`` that prospects remain for, drawing
+    the pool ``prospects[..., s]`` down in time order (see the module doc)."""
+    cum = np.cumsum(won, axis=-1)
+    pool = np.asarray(prospects, dtype=float)[..., None]
+    # inf − inf where there is no cap: the uncapped segments keep every win
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kept = np.minimum(cum, pool) - np.minimum(cum - won, pool)
+        return np.where(won > kept, np.maximum(kept, 0.0) / won, 1.0)
 
 
 def by_segment_period(ix: Index, v: Float, mask: np.ndarray) -> Float:
