@@ -192,3 +192,41 @@ def test_infeasible_period_budget_against_a_period_minimum():
     conf, _ = _conflicts(sc)
     assert conf["Budget Q1"].change == pytest.approx(20_000, rel=1e-6)
     assert conf["Q1 push"].change == pytest.approx(-20_000, rel=1e-6)
+
+
+@pytest.mark.parametrize("metric, sense, value, dims", [
+    ("contacts_per_customer", "<=", 2.0, ("segment", "period")),
+    ("cac", "<=", 90.0, ("segment", "channel")),
+    ("roi", ">=", 1.5, ("channel", "period")),
+    ("spend", "<=", 9_000.0, ("channel", "period")),
+    ("new_customers", "<=", 40.0, ("segment", "period")),
+])
+def test_single_member_lines_built_together_equal_lines_built_one_by_one(metric, sense, value, dims):
+    """Consecutive lines that differ only in members and limits (an 'each' line spelt out,
+    as the marginal re-solves do) are built as one batch; the rows must be those of the
+    lines built one at a time, limit by limit and coefficient by coefficient."""
+    from planner.core.constraint_rows import user_rows
+    from planner.core.rows import Rows
+    from planner.core.scenario_arrays import Index
+
+    sc = quarterly_scenario()
+    names = {"segment": ["VIP", "Mass"], "channel": ["Email", "Search", "TV"], "period": ["Q1", "Q2", "Q3", "Q4"]}
+    lines = []
+    for i, (a, b) in enumerate((a, b) for a in names[dims[0]] for b in names[dims[1]]):
+        lines.append(ConstraintRow(name=f"k [{a}, {b}]", metric=metric, sense=sense, value=value * (1 + 0.1 * i),
+                                   **{dims[0]: a, dims[1]: b}))
+    lines.append(ConstraintRow(name="other", metric="spend", sense="<=", value=1e5))  # ends the batch
+    ix = Index.build(sc.model_copy(update={"constraints": lines}))
+    together, apart = Rows(), Rows()
+    user_rows(ix, together, lines)
+    for k in lines:
+        user_rows(ix, apart, [k])
+    t, a = together.freeze(), apart.freeze()
+    assert t.name == a.name and t.sense.tolist() == a.sense.tolist()
+    for field in ("limit", "rhs", "d_const"):
+        np.testing.assert_allclose(getattr(t, field), getattr(a, field), rtol=1e-15)
+    for rows in (t, a):  # entries in a canonical order
+        rows.__dict__["_e"] = sorted(zip(rows.e_row, rows.e_kt, rows.e_spend, rows.e_cust, strict=True))
+        rows.__dict__["_d"] = sorted(zip(rows.d_row, rows.d_kt, rows.d_spend, rows.d_cust, strict=True))
+    np.testing.assert_allclose(np.array(t.__dict__["_e"]), np.array(a.__dict__["_e"]), rtol=1e-15)
+    np.testing.assert_allclose(np.array(t.__dict__["_d"]), np.array(a.__dict__["_d"]), rtol=1e-15)

@@ -125,52 +125,129 @@ def _match(value: str | None, names: list[str]) -> tuple[str, int | None]:
 
 
 def user_rows(ix: Index, rows: Rows, constraints: list[ConstraintRow]) -> bool:
-    """Rows of the Constraints sheet; returns True when total-spend aux columns are needed."""
+    """Rows of the Constraints sheet; returns True when total-spend aux columns are needed.
+
+    Consecutive lines that differ only in their single members and limits (one line per
+    segment and period, as a planner types them or as an ``each`` line is spelt out to
+    move one member's limit) are built together, like the rows of one ``each`` line: a
+    line per member built one by one cost 0.4 s for 800 lines on 32 000 cell-periods.
+    """
     need_aux = False
-    programs = ["acquisition", "retention"]
+    run: list[_Line] = []
+    members: set[tuple[tuple[str, int], ...]] = set()  # of the lines in the run
     for k in constraints:
-        base = k.name or f"{k.metric} {k.sense} {limit_text(k.value)}"
+        line = _Line.of(ix, k)
+        if run and not (run[0].joins(line) and line.key not in members):
+            _run_rows(ix, rows, run)
+            run, members = [], set()
+        if line.each or k.metric == "share":
+            need_aux |= _line_rows(ix, rows, line)
+        else:
+            run.append(line)
+            members.add(line.key)
+    if run:
+        _run_rows(ix, rows, run)
+    return need_aux
+
+
+_PROGRAMS = ["acquisition", "retention"]
+
+
+class _Line:
+    """One Constraints-sheet line with its filters matched: ``fixed`` members by dimension,
+    ``each`` the (dimension, names, owner per cell-period) of its 'each' filters."""
+
+    def __init__(self, k: ConstraintRow, base: str, fixed: dict[str, int], kinds: tuple[str, ...],
+                 each: list[tuple[str, list[str], Int]]):
+        self.k, self.base, self.fixed, self.kinds, self.each = k, base, fixed, kinds, each
+
+    @classmethod
+    def of(cls, ix: Index, k: ConstraintRow) -> _Line:
         per_member = k.metric == "contacts_per_customer"  # always per (segment, period)
         dims = [("segment", k.segment, ix.segments, ix.kt_seg, per_member),
                 ("channel", k.channel, ix.channels, ix.kt_ch, False),
-                ("program", k.program, programs, ix.kt_prog, False),
+                ("program", k.program, _PROGRAMS, ix.kt_prog, False),
                 ("period", k.period, ix.periods, ix.kt_t, per_member)]
-        mask = np.ones(ix.K * ix.P, dtype=bool)
         fixed: dict[str, int] = {}
-        each = []
+        kinds, each = [], []
         for dim, val, names, owner, force_each in dims:
             how, pos = _match(val, names)
             if how == "all" and force_each:
                 how = "each"
+            kinds.append(how)
             if how == "one":
-                mask &= owner == pos
                 fixed[dim] = int(pos)  # type: ignore[arg-type]
             elif how == "each":
                 each.append((dim, names, owner))
-        combos = list(itertools.product(*[range(len(e[1])) for e in each]))
-        labels = [f"{base} [{', '.join(e[1][j] for e, j in zip(each, combo, strict=True))}]" if each else base
-                  for combo in combos]
-        if k.metric == "share":
-            for combo, name in zip(combos, labels, strict=True):
-                m = mask.copy()
-                for (_, _, owner), j in zip(each, combo, strict=True):
-                    m &= owner == j
-                _share_row(ix, rows, k, name, m)
-            need_aux = True
-            continue
-        # one row per combination of the 'each' filters, all built at once: group id per
-        # cell-period in the order of itertools.product (last filter fastest)
-        sizes = [len(e[1]) for e in each]
-        group = np.zeros(ix.K * ix.P, dtype=np.int64)
-        for _, names, owner in each:
-            group = group * len(names) + owner
-        at = {dim: np.full(len(combos), fixed[dim], np.int64) for dim in fixed}
-        if each:
-            idx = np.indices(sizes).reshape(len(sizes), -1)
-            for i, (dim, _, _) in enumerate(each):
-                at[dim] = idx[i]
-        _metric_rows(ix, rows, k, labels, mask, group, at)
-    return need_aux
+        return cls(k, k.name or f"{k.metric} {k.sense} {limit_text(k.value)}", fixed, tuple(kinds), each)
+
+    @property
+    def key(self) -> tuple[tuple[str, int], ...]:
+        return tuple(self.fixed.items())
+
+    def joins(self, other: _Line) -> bool:
+        """True when ``other`` can be built with the run this line starts: the same metric,
+        sense and filter kinds, single members only (its members must be new to the run)."""
+        a, b = self.k, other.k
+        return (not other.each and b.metric != "share" and a.metric == b.metric and a.sense == b.sense
+                and self.kinds == other.kinds)
+
+
+def _owners(ix: Index) -> dict[str, Int]:
+    return {"segment": ix.kt_seg, "channel": ix.kt_ch, "program": ix.kt_prog, "period": ix.kt_t}
+
+
+def _run_rows(ix: Index, rows: Rows, run: list[_Line]) -> None:
+    """Rows of consecutive single-member lines (see :func:`user_rows`): row ``i`` is line
+    ``i`` and covers the cell-periods of its members."""
+    dims = list(run[0].fixed)
+    sizes = {"segment": ix.S, "channel": len(ix.channels), "program": 2, "period": ix.P}
+    owners = _owners(ix)
+    code_kt = np.zeros(ix.K * ix.P, dtype=np.int64)
+    code_line = np.zeros(len(run), dtype=np.int64)
+    at = {d: np.array([line.fixed[d] for line in run], dtype=np.int64) for d in dims}
+    for d in dims:
+        code_kt = code_kt * sizes[d] + owners[d]
+        code_line = code_line * sizes[d] + at[d]
+    order = np.argsort(code_line)
+    pos = np.searchsorted(code_line[order], code_kt)
+    pos = np.minimum(pos, len(run) - 1)
+    hit = code_line[order][pos] == code_kt
+    group = np.where(hit, order[pos], 0)
+    _metric_rows(ix, rows, run[0].k, [line.base for line in run], hit, group, at,
+                 np.array([line.k.value for line in run], dtype=float))
+
+
+def _line_rows(ix: Index, rows: Rows, line: _Line) -> bool:
+    """Rows of one line with 'each' filters (or a share): returns True when it needs the
+    total-spend aux columns."""
+    k, each, base = line.k, line.each, line.base
+    owners = _owners(ix)
+    mask = np.ones(ix.K * ix.P, dtype=bool)
+    for dim, pos in line.fixed.items():
+        mask &= owners[dim] == pos
+    combos = list(itertools.product(*[range(len(e[1])) for e in each]))
+    labels = [f"{base} [{', '.join(e[1][j] for e, j in zip(each, combo, strict=True))}]" if each else base
+              for combo in combos]
+    if k.metric == "share":
+        for combo, name in zip(combos, labels, strict=True):
+            m = mask.copy()
+            for (_, _, owner), j in zip(each, combo, strict=True):
+                m &= owner == j
+            _share_row(ix, rows, k, name, m)
+        return True
+    # one row per combination of the 'each' filters, all built at once: group id per
+    # cell-period in the order of itertools.product (last filter fastest)
+    sizes = [len(e[1]) for e in each]
+    group = np.zeros(ix.K * ix.P, dtype=np.int64)
+    for _, names, owner in each:
+        group = group * len(names) + owner
+    at = {dim: np.full(len(combos), pos, np.int64) for dim, pos in line.fixed.items()}
+    idx = np.indices(sizes).reshape(len(sizes), -1)
+    for i, (dim, _, _) in enumerate(each):
+        at[dim] = idx[i]
+    _metric_rows(ix, rows, k, labels, mask, group, at, np.full(len(combos), k.value))
+    return False
 
 
 def _share_row(ix: Index, rows: Rows, k: ConstraintRow, name: str, m: np.ndarray) -> None:
@@ -187,11 +264,11 @@ def _share_row(ix: Index, rows: Rows, k: ConstraintRow, name: str, m: np.ndarray
 
 
 def _metric_rows(ix: Index, rows: Rows, k: ConstraintRow, names: list[str], m: np.ndarray,
-                 group: np.ndarray, at: dict[str, np.ndarray]) -> None:
-    """Rows of one (non-share) constraint line: row ``i`` covers cell-periods ``m`` with
-    ``group == i``; ``at[dim][i]`` is the member of each fixed or 'each' filter of row i."""
+                 group: np.ndarray, at: dict[str, np.ndarray], v: Float) -> None:
+    """Rows of one (non-share) metric: row ``i`` covers cell-periods ``m`` with
+    ``group == i``, has the limit ``v[i]``, and ``at[dim][i]`` is the member of each fixed
+    or 'each' filter of row i."""
     all_kt = np.arange(ix.K * ix.P)
-    v = k.value
     acq, ret = ix.kt_prog == ACQ, ix.kt_prog == RET
     metric = k.metric
     if metric in ("spend", "new_customers", "retained_customers", "value"):
@@ -210,7 +287,7 @@ def _metric_rows(ix: Index, rows: Rows, k: ConstraintRow, names: list[str], m: n
         ids = rows.new(names, metric, k.sense, v, 0.0, "user")
         kt = all_kt[m & (acq if metric == "cac" else ret)]
         r = ids[group[kt]]
-        rows.terms(r, kt, 1.0, -v)
+        rows.terms(r, kt, 1.0, -v[group[kt]])
         rows.denominator(r, kt, 0.0, 1.0)
         return
     if metric == "roi":
@@ -218,7 +295,7 @@ def _metric_rows(ix: Index, rows: Rows, k: ConstraintRow, names: list[str], m: n
         ids = rows.new(names, metric, k.sense, v, 0.0, "user")
         kt = all_kt[m]
         r = ids[group[kt]]
-        rows.terms(r, kt, -v, ix.kt_value[kt])
+        rows.terms(r, kt, -v[group[kt]], ix.kt_value[kt])
         rows.denominator(r, kt, 1.0, 0.0)
         return
     if metric == "contacts_per_customer":
@@ -232,7 +309,7 @@ def _metric_rows(ix: Index, rows: Rows, k: ConstraintRow, names: list[str], m: n
         # v · (customers won or saved earlier that are still active), and the denominator:
         # active customers N[s,t] = N0 r^t + those same earlier wins and saves
         hr, hkt, hfac = _earlier(ix, ids, s, t)
-        rows.terms(hr, hkt, 0.0, -v * hfac)
+        rows.terms(hr, hkt, 0.0, -v[hr - ids[0]] * hfac)
         rows.denominator_const(ids, base_n)
         rows.denominator(hr, hkt, 0.0, hfac)
         return
