@@ -339,3 +339,23 @@ def test_a_frontier_from_budget_zero_with_an_infinite_first_slope_leaves_its_mar
     sat = saturation_scenario(list(A), list(B), value=V, budget=60_000)
     fr = frontier(sat, points=3)
     assert fr.table["marginal_roi"].iloc[0] == pytest.approx(float(np.max(V * A / B)), rel=1e-9)
+
+
+def test_a_budget_past_where_money_stops_paying_keeps_the_last_answer():
+    """Net value, a share limit (so column generation runs): once the budget is slack
+    (money returns less than it costs), a larger budget has the same optimum.  The sweep
+    hands the last answer on without a solve; it must equal a fresh optimisation there."""
+    sc = quarterly_scenario(constraints=[ConstraintRow(name="k", metric="share", sense="<=", value=0.9,
+                                                       channel="each")])
+    sc = sc.model_copy(update={"settings": sc.settings.model_copy(update={"total_budget": 5e6})})
+    opt = Optimizer(sc, max_budget=2e7)
+    first = opt.resolve(1e7)
+    plan_first = opt.evaluate(first)
+    assert plan_first.summary["unspent_budget"] > 0 and plan_first.status == "optimal"
+    again = opt.resolve(2e7)
+    assert again.sol is first.sol and again.info["solve_seconds"] == 0
+    plan = opt.evaluate(again)
+    fresh = optimize(sc.model_copy(update={"settings": sc.settings.model_copy(update={"total_budget": 2e7})}))
+    assert plan.status == "optimal" and plan.summary["total_budget"] == 2e7
+    tol = plan.summary["optimality_gap_bound"] + fresh.summary["optimality_gap_bound"] + 1e-9 * abs(fresh.summary["objective_value"])
+    assert abs(plan.summary["objective_value"] - fresh.summary["objective_value"]) <= tol
