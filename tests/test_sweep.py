@@ -355,6 +355,7 @@ def test_a_budget_past_where_money_stops_paying_keeps_the_last_answer():
     again = opt.resolve(2e7)
     assert again.sol is first.sol and again.info["solve_seconds"] == 0
     plan = opt.evaluate(again)
+    assert float(first.model.lp.row_upper[0]) == 1e7  # the earlier answer keeps its budget
     fresh = optimize(sc.model_copy(update={"settings": sc.settings.model_copy(update={"total_budget": 2e7})}))
     assert plan.status == "optimal" and plan.summary["total_budget"] == 2e7
     tol = plan.summary["optimality_gap_bound"] + fresh.summary["optimality_gap_bound"] + 1e-9 * abs(fresh.summary["objective_value"])

@@ -13,6 +13,7 @@ explicit :class:`SweepState`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,8 +131,12 @@ def _slack_answer(ws: Workspace, state: SweepState, budget: float) -> Refined | 
     spent = float(out.model.spend(sol.x).sum())
     if not (spent < last * (1 - 1e-9) and budget >= spent * (1 + 1e-9) + 1e-9):
         return None
-    ws.set_budget(out.model, budget)
-    return Refined(out.model, sol, out.bands, 0, 0.0)
+    # the model on its own row bounds: the last budget's answer keeps its own
+    lp = dataclasses.replace(out.model.lp, row_lower=out.model.lp.row_lower.copy(),
+                             row_upper=out.model.lp.row_upper.copy())
+    model = dataclasses.replace(out.model, lp=lp)
+    ws.set_budget(model, budget)
+    return Refined(model, sol, out.bands, 0, 0.0)
 
 
 def _resolve(ws: Workspace, state: SweepState, budget: float) -> Refined:
