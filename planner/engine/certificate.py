@@ -71,18 +71,19 @@ def kept_caps(model: Model) -> Float:
     rising = (curves.kind != POINTS) & ~(curves.a <= 0)
     m = zero[row] & (a_cust > 0) & rising[model.ix.kt_cell[kt]]
     cap[kt[m]] = 0.0
-    # a user's upper limit on one acquisition cell-period's customers, where no prospects
-    # cap can scale them down, is a limit on its spend: ``σ·f(x) ≤ u`` (a plan pays for
-    # every customer its spend buys; priced instead, customers ``y < f(x)`` stay open to
-    # the relaxation and leave it loose for good: the optimum under two 50 % shares and a
-    # ceiling of 0.0625 new customers was certified only to 0.11 %)
+    # a user's upper limit on customers (terms all positive) limits each acquisition
+    # cell-period in it, where no prospects cap can scale its customers down, on its own:
+    # ``σ·f(x) ≤ u`` is a limit on its spend (a plan pays for every customer its spend
+    # buys; priced instead, customers ``y < f(x)`` stay open to the relaxation and leave it
+    # loose for good: the optimum under two 50 % shares and a ceiling of 0.0625 new
+    # customers was certified only to 0.11 %, with the ceiling on two cells to 0.32 %)
     ix = model.ix
     user = np.asarray(rows.kind, dtype=object) == "user"
     other = np.zeros(n, dtype=bool)  # a spend term, a customer term ≤ 0, or an auxiliary
     np.logical_or.at(other, row, (a_spend != 0) | (a_cust <= 0))
     other[rows.aux_row] = True
-    single = user & ~other & np.isfinite(upper) & (count == 1)
-    m = single[row]
+    alone = user & ~other & np.isfinite(upper)
+    m = alone[row]
     m[m] = (ix.kt_prog[kt[m]] == ACQ) & ~np.isfinite(ix.prospects[ix.kt_seg[kt[m]]])
     if m.any():
         k = kt[m]

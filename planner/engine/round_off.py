@@ -59,32 +59,60 @@ def snap_to_rows(ix: Index, rows: FrozenRows, spend: Float) -> Float:
     of money within the tolerance, which a curve with an infinite first slope turns into
     whole customers.  A row still broken by no more than the LP's absolute tolerance (a
     share ceiling on 2e-5 of money, off by 3e-10: 8e-6 of the share) is met by scaling down
-    the cells that push it up (:func:`_shrink_into`)."""
-    n = len(rows)
-    if not n or not spend.any():
+    the cells that push it up (:func:`_shrink_into`).  Mending one row can break another
+    (shares of 25 % on each of three channels allow only a plan of nothing: cutting one
+    channel's 1e-8 raises the other's share), so the passes repeat on what is broken then,
+    until nothing is or a pass changes nothing."""
+    if not len(rows) or not spend.any():
         return spend
+    out = spend
+    for _ in range(SNAP_PASSES):
+        broken = _broken(ix, rows, out)
+        if not broken.any():
+            break
+        before = out
+        out = _snap_pass(ix, rows, out, broken)
+        if np.array_equal(out, before):
+            break
+    return out
+
+
+#: passes of :func:`snap_to_rows` at most (each mends or zeroes at least one amount)
+SNAP_PASSES = 8
+
+
+def _upper(rows: FrozenRows) -> Float:
+    return np.where(rows.sense == ">=", np.inf, rows.rhs)
+
+
+def _broken(ix: Index, rows: FrozenRows, spend: Float) -> np.ndarray:
+    """Upper limits on spend alone that ``spend`` breaks by more than round-off of its size."""
+    n = len(rows)
     aux = np.bincount(ix.kt_t, weights=spend, minlength=ix.P) if len(rows.aux_row) else np.zeros(0)
     act = rows.activity(spend, np.zeros_like(spend), aux)
     gross = np.zeros(n)  # the row's size at this plan: a share is broken by a share of it
     np.add.at(gross, rows.e_row, np.abs(rows.e_spend * spend[rows.e_kt]))
     if len(rows.aux_row):
         np.add.at(gross, rows.aux_row, np.abs(rows.aux_coef * aux[rows.aux_col]))
-    upper = np.where(rows.sense == ">=", np.inf, rows.rhs)
     on_customers = np.zeros(n, dtype=bool)
     on_customers[rows.e_row[rows.e_cust != 0]] = True
     slack = 1e-6 * gross + 1e-15 * (1.0 + np.abs(rows.rhs))
-    broken = ~on_customers & (act > upper + slack)
-    if not broken.any():
-        return spend
-    # a row broken by no more than the LP's absolute tolerance (a share ceiling on 2e-5 of
-    # money, off by 3e-10): the cells that push it up give up that much, pro rata
+    excess = act - _upper(rows)
+    return ~on_customers & (excess > slack)
+
+
+def _snap_pass(ix: Index, rows: FrozenRows, spend: Float, broken: np.ndarray) -> Float:
+    """One pass: rows broken within the LP's absolute tolerance are mended pro rata; the
+    tiny amounts that push a row still broken go."""
+    upper = _upper(rows)
+    aux = np.bincount(ix.kt_t, weights=spend, minlength=ix.P) if len(rows.aux_row) else np.zeros(0)
+    act = rows.activity(spend, np.zeros_like(spend), aux)
     out = spend.copy()
     mendable = np.flatnonzero(broken & (act - upper <= FEASIBILITY_TOL * (1.0 + np.abs(rows.rhs))))
     for r in mendable:
         out = _shrink_into(ix, rows, out, int(r), float(upper[r]))
-    if len(mendable):  # what that cannot mend (a ceiling met only by spending nothing): the tiny amounts go
-        aux = np.bincount(ix.kt_t, weights=out, minlength=ix.P) if len(rows.aux_row) else np.zeros(0)
-        broken &= rows.activity(out, np.zeros_like(out), aux) > upper + slack
+    if len(mendable):  # what that cannot mend (a ceiling met only by spending nothing, or
+        broken = _broken(ix, rows, out)  # a row the mending broke): the tiny amounts go
     tiny = (out > 0) & (out <= SNAP * max(1.0, float(ix.scenario.settings.total_budget)))
     hit = broken[rows.e_row] & (rows.e_spend > 0) & tiny[rows.e_kt]
     out[rows.e_kt[hit]] = 0.0
