@@ -256,3 +256,37 @@ def test_a_prospects_pool_and_two_shares_are_certified_at_the_analytic_optimum()
     assert plan.status == "optimal"
     assert plan.summary["objective_value"] == pytest.approx(best, rel=1e-6)
     assert plan.summary["new_customers"] == pytest.approx(10.0, rel=1e-9)
+
+
+def test_polished_duals_stay_a_bound_and_tighten_it():
+    """Any row prices bound the true optimum: the polish starts from the chord LP's duals
+    (LP relaxation of the band-order MIP above), must end no lower than the analytic
+    optimum, and must end lower than where it started."""
+    import dataclasses
+
+    from planner.engine import certificate as certify
+    from planner.engine.dual_polish import polish
+    from planner.engine.workspace import Workspace
+    from planner.solvers import HighsSession
+
+    sc = Scenario(
+        settings=Settings(total_budget=1000, periods_per_year=4, annual_discount_rate=0),
+        periods=[Period(period="P0")],
+        segments=[Segment(segment="S0", customers=1, margin_per_period=21, retention_rate=0)],
+        channels=[Channel(channel="C0"), Channel(channel="C1")],
+        curves=[Curve(segment="S0", channel="C0", program="retention", curve="saturation", a=10, b=100),
+                Curve(segment="S0", channel="C1", program="acquisition", curve="saturation", a=10, b=100)],
+        constraints=[ConstraintRow(name="k0", metric="share", sense="<=", value=0.5, channel="each"),
+                     ConstraintRow(name="k1", metric="new_customers", sense="<=", value=0.0625)])
+    ws = Workspace.build(sc, None, None, None)
+    model = ws.model_on(ws.bands)
+    ws.set_budget(model, 1000.0)
+    lp = dataclasses.replace(model.lp, integrality=np.zeros_like(model.lp.integrality))
+    sol = HighsSession(lp).solve()
+    start = certify.lagrangian_bound(model, sol.row_dual)
+    x = -100 * np.log(1 - 0.0625 / 10)
+    va, vr = float(ws.ix.kt_value[1]), float(ws.ix.kt_value[0])
+    best = (va + vr) * 0.0625 - 2 * x
+    polished = polish(model, sol.row_dual, seconds=5.0)
+    assert best - 1e-9 <= polished < start
+    assert polished - best <= 1e-4 * best

@@ -119,16 +119,24 @@ def prices(model: Model, row_dual: Float, w_spend: Float | None = None) -> tuple
     mu = np.where(np.isfinite(upper), mu, np.minimum(mu, 0.0))
     mu = np.where(np.isfinite(lower), mu, np.maximum(mu, 0.0))
     rhs = np.where(mu > 0, upper, np.where(mu < 0, lower, 0.0))
-    c1 = model.w_cust.copy()
-    c2 = (model.w_spend if w_spend is None else w_spend).copy()
-    np.subtract.at(c1, rows.e_kt, mu[rows.e_row] * rows.e_cust)
-    np.add.at(c2, rows.e_kt, mu[rows.e_row] * rows.e_spend)
+    c1, c2 = weights(model, mu, w_spend)
     if len(rows.aux_row):
         aux_red = np.zeros(model.n_aux)
         np.add.at(aux_red, rows.aux_col, mu[rows.aux_row] * rows.aux_coef)
         if (aux_red < -1e-7 * (1 + np.abs(mu).max())).any():
             c1[:] = np.inf
     return c1, c2, mu, rhs
+
+
+def weights(model: Model, mu: Float, w_spend: Float | None = None) -> tuple[Float, Float]:
+    """``(c1, c2)`` per cell-period at row prices ``mu`` (max form): the objective's
+    weights on customers and spend less what the rows charge for them."""
+    rows = model.rows
+    c1 = model.w_cust.copy()
+    c2 = (model.w_spend if w_spend is None else w_spend).copy()
+    np.subtract.at(c1, rows.e_kt, mu[rows.e_row] * rows.e_cust)
+    np.add.at(c2, rows.e_kt, mu[rows.e_row] * rows.e_spend)
+    return c1, c2
 
 
 def respond(ix: Index, c1: Float, c2: Float, cap: Float, steps: int = 48) -> tuple[Float, Float]:

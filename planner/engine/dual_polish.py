@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 from planner.core.curves import response
 from planner.core.linear_program import Model
 from planner.core.rows import Float
-from planner.engine.certificate import kept_caps, respond
+from planner.engine.certificate import kept_caps, respond, weights
 
 #: line searches per row per cycle (golden section), and cycles over the priced rows
 LINE_STEPS, CYCLES = 40, 3
@@ -63,9 +63,7 @@ class DualFunction:
         model, rows, ix = self.model, self.rows, self.model.ix
         mu = self.full(z)
         rhs = np.where(mu > 0, self.upper, np.where(mu < 0, self.lower, 0.0))
-        c1, c2 = model.w_cust.copy(), model.w_spend.copy()
-        np.subtract.at(c1, rows.e_kt, mu[rows.e_row] * rows.e_cust)
-        np.add.at(c2, rows.e_kt, mu[rows.e_row] * rows.e_spend)
+        c1, c2 = weights(model, mu)
         val, arg = respond(ix, c1, c2, self.cap)
         counted = (c1 > 0) & (arg > 0)
         y = np.zeros(len(arg))
