@@ -12,6 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from openpyxl.styles import Font
+from openpyxl.utils.cell import range_boundaries
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from xlsx_fixtures import GOOD, hand_plan, make_book, sha256
@@ -315,3 +316,22 @@ def test_pictures_in_user_sheets_survive_the_copy(tmp_path: Path) -> None:
     warnings = write_plan(hand_plan(), out, source=src)
     assert not any("picture" in w.lower() for w in warnings)
     assert len(openpyxl.load_workbook(out)["My Notes"]._images) == 1
+
+
+def test_every_tables_columns_are_named_by_its_header_cells(tmp_path: Path) -> None:
+    """Table columns are named when the table is added (openpyxl would otherwise create a
+    cell object for every cell of the range at save): the names must be the header cells,
+    in order, for every table of every result sheet."""
+    src = user_book(tmp_path)
+    out = tmp_path / "out.xlsx"
+    write_plan(hand_plan(), out, source=src)
+    wb = openpyxl.load_workbook(out)
+    seen = 0
+    for ws in wb.worksheets:
+        for table in ws.tables.values():
+            c0, r0, c1, _ = range_boundaries(table.ref)
+            header = [ws.cell(row=r0, column=c) for c in range(c0, c1 + 1)]
+            assert [c.name for c in table.tableColumns] == [str(c.value) for c in header], table.displayName
+            assert [c.id for c in table.tableColumns] == list(range(1, len(header) + 1))
+            seen += 1
+    assert seen >= 3

