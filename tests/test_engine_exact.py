@@ -169,7 +169,8 @@ def test_band_order_under_a_customer_ceiling_is_certified_by_the_relaxations_dua
     np.testing.assert_allclose(acq["spend"], 100 * np.log(60 / 59), rtol=1e-4)
 
 
-def test_the_value_objectives_certificate_bounds_value_not_the_lps_tie_break():
+@pytest.mark.parametrize("route", ["exact fill", "column generation"])
+def test_the_value_objectives_certificate_bounds_value_not_the_lps_tie_break(route):
     """Under ``value`` the LP prices money at 1e-6 per unit (a tie-break), so a plan where
     value per unit of money is itself that small leaves budget unspent.  The certificate
     must bound the value the planner reads: the true optimum spends the whole budget and is
@@ -181,9 +182,14 @@ def test_the_value_objectives_certificate_bounds_value_not_the_lps_tie_break():
         periods=[Period(period="P0")],
         segments=[Segment(segment="S0", customers=0, margin_per_period=1, retention_rate=0)],
         channels=[Channel(channel="C0")],
-        curves=[Curve(segment="S0", channel="C0", program="acquisition", curve="saturation", a=a, b=b)])
+        curves=[Curve(segment="S0", channel="C0", program="acquisition", curve="saturation", a=a, b=b)],
+        # a limit that never binds sends the scenario to the LP (column generation)
+        constraints=[] if route == "exact fill" else [ConstraintRow(name="k", metric="share", sense="<=", value=1.0)])
     plan = optimize(sc)
     best = float(Index.build(sc).va[0, 0]) * a * (1 - np.exp(-budget / b))
+    if route == "exact fill":  # no chords to guard: money has no price of its own, the whole budget goes
+        assert plan.run_info["solver"] == "exact fill" and plan.status == "optimal"
+        assert plan.summary["total_spend"] == pytest.approx(budget, rel=1e-9)
     value, gap = plan.summary["total_value"], plan.summary["optimality_gap_bound"]
     assert value <= best * (1 + 1e-12)
     assert best - value <= gap * (1 + 1e-9) + 1e-12

@@ -97,7 +97,11 @@ def fill(ws: Workspace, probe: Model, budget: float, prices: Prices | None = Non
     cap = probe.cap_kt
     full = ws.scenario.settings.spend_full_budget
     respond = Responder(ix, probe.w_cust, cap)
-    c2 = probe.w_spend
+    # under ``value`` money has no price of its own: the LP's tie-break (1e-6 per unit, so
+    # that it parks nothing on flat chords) has no chords to guard here, and would leave
+    # budget unspent where value per unit of money is itself that small
+    value = ws.scenario.settings.objective == "value"
+    c2 = np.zeros_like(probe.w_spend) if value else probe.w_spend
     prices = Prices() if prices is None else prices
 
     def spend_at(lam: float) -> np.ndarray:

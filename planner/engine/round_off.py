@@ -96,7 +96,7 @@ def _broken(ix: Index, rows: FrozenRows, spend: Float) -> np.ndarray:
         np.add.at(gross, rows.aux_row, np.abs(rows.aux_coef * aux[rows.aux_col]))
     on_customers = np.zeros(n, dtype=bool)
     on_customers[rows.e_row[rows.e_cust != 0]] = True
-    slack = 1e-6 * gross + 1e-15 * (1.0 + np.abs(rows.rhs))
+    slack = 1e-6 * gross + 1e-15 * np.abs(rows.rhs)  # relative: a limit of 1e-85 is one
     excess = act - _upper(rows)
     return ~on_customers & (excess > slack)
 
