@@ -199,12 +199,9 @@ def test_the_value_objectives_certificate_bounds_value_not_the_lps_tie_break(rou
         assert plan.status == "feasible" and "value objective" in plan.warnings[-1]
 
 
-def test_two_half_shares_under_a_customer_ceiling_are_certified_at_the_analytic_optimum():
-    """Two 50 % share ceilings tie the channels' spend; 0.0625 new customers cap the
-    acquisition channel, so both spend x = −100·ln(1 − 0.0625/10).  The ceiling on one
-    cell's customers is a ceiling on its spend inside the certificate, and the duals are
-    walked downhill on the real curves: ``optimal`` (it was ``feasible`` at 0.11 %)."""
-    sc = Scenario(
+def two_half_shares() -> Scenario:
+    """Two 50 % share ceilings (the channels spend alike) and 0.0625 new customers at most."""
+    return Scenario(
         settings=Settings(total_budget=1000, periods_per_year=4, annual_discount_rate=0),
         periods=[Period(period="P0")],
         segments=[Segment(segment="S0", customers=1, margin_per_period=21, retention_rate=0)],
@@ -213,6 +210,14 @@ def test_two_half_shares_under_a_customer_ceiling_are_certified_at_the_analytic_
                 Curve(segment="S0", channel="C1", program="acquisition", curve="saturation", a=10, b=100)],
         constraints=[ConstraintRow(name="k0", metric="share", sense="<=", value=0.5, channel="each"),
                      ConstraintRow(name="k1", metric="new_customers", sense="<=", value=0.0625)])
+
+
+def test_two_half_shares_under_a_customer_ceiling_are_certified_at_the_analytic_optimum():
+    """Two 50 % share ceilings tie the channels' spend; 0.0625 new customers cap the
+    acquisition channel, so both spend x = −100·ln(1 − 0.0625/10).  The ceiling on one
+    cell's customers is a ceiling on its spend inside the certificate, and the duals are
+    walked downhill on the real curves: ``optimal`` (it was ``feasible`` at 0.11 %)."""
+    sc = two_half_shares()
     plan = optimize(sc)
     x = -100 * np.log(1 - 0.0625 / 10)
     assert plan.status == "optimal"
@@ -275,15 +280,7 @@ def test_polished_duals_stay_a_bound_and_tighten_it():
     from planner.engine.workspace import Workspace
     from planner.solvers import HighsSession
 
-    sc = Scenario(
-        settings=Settings(total_budget=1000, periods_per_year=4, annual_discount_rate=0),
-        periods=[Period(period="P0")],
-        segments=[Segment(segment="S0", customers=1, margin_per_period=21, retention_rate=0)],
-        channels=[Channel(channel="C0"), Channel(channel="C1")],
-        curves=[Curve(segment="S0", channel="C0", program="retention", curve="saturation", a=10, b=100),
-                Curve(segment="S0", channel="C1", program="acquisition", curve="saturation", a=10, b=100)],
-        constraints=[ConstraintRow(name="k0", metric="share", sense="<=", value=0.5, channel="each"),
-                     ConstraintRow(name="k1", metric="new_customers", sense="<=", value=0.0625)])
+    sc = two_half_shares()
     ws = Workspace.build(sc, None, None, None)
     model = ws.model_on(ws.bands)
     ws.set_budget(model, 1000.0)
