@@ -59,6 +59,7 @@ class Workspace:
     bound_memo: Bound | None = None
     session: HighsSession | None = field(default=None, repr=False)  # of the last HiGHS solve
     relaxed_memo: tuple[Model, float | None] | None = field(default=None, repr=False)
+    highs_failed: bool = False      # HiGHS gave a wrong answer that CBC did not: CBC solves on
 
     @classmethod
     def build(cls, scenario: Scenario, solver: str | None, time_limit: float | None,
@@ -140,12 +141,16 @@ class Workspace:
         (``auto``), HiGHS, or CBC; CBC answers when HiGHS fails."""
         if self.solver == "auto" and greedy_exact(model):
             return solve(model, "greedy")
-        if self.solver == "cbc":
+        if self.solver == "cbc" or self.highs_failed:
             return solve(model.lp, "cbc", self.remaining())
         self.session = session if session is not None else HighsSession(model.lp)
         sol = solve(model.lp, "highs", self.remaining(), session=self.session)
         if sol.status == Status.ERROR:  # a second opinion beats an error (run_info names the solver)
             sol = solve(model.lp, "cbc", self.remaining())
+            # and answers the rest of this scenario's solves: HiGHS, wrong on every round of a
+            # refinement of a badly scaled scenario (margins of 3.5e6, a budget of 6.6e9 to
+            # spend in full), then spent 27 s of a 30 s limit on a 16-row LP
+            self.highs_failed = sol.status != Status.ERROR
         return sol
 
     def solve_ordered(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
