@@ -32,9 +32,9 @@ class DualFunction:
     """The Lagrangian bound as a function of the free row prices ``z`` (max-form duals of
     the rows that have a finite limit, definition rows excepted), with its gradient."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, w_spend: Float | None = None):
         rows, n = model.rows, len(model.rows)
-        self.model, self.rows, self.n = model, rows, n
+        self.model, self.rows, self.n, self.w_spend = model, rows, n, w_spend
         self.lower, self.upper = model.lp.row_lower[:n], model.lp.row_upper[:n]
         definition = np.asarray(rows.kind, dtype=object) == "definition"
         self.cap = kept_caps(model)
@@ -63,7 +63,7 @@ class DualFunction:
         model, rows, ix = self.model, self.rows, self.model.ix
         mu = self.full(z)
         rhs = np.where(mu > 0, self.upper, np.where(mu < 0, self.lower, 0.0))
-        c1, c2 = weights(model, mu)
+        c1, c2 = weights(model, mu, self.w_spend)
         val, arg = respond(ix, c1, c2, self.cap)
         counted = (c1 > 0) & (arg > 0)
         y = np.zeros(len(arg))
@@ -81,10 +81,11 @@ class DualFunction:
         return value, grad[self.idx]
 
 
-def polish(model: Model, row_dual: Float, seconds: float) -> float:
+def polish(model: Model, row_dual: Float, seconds: float, w_spend: Float | None = None) -> float:
     """The smallest Lagrangian bound found from the duals ``row_dual`` within ``seconds``
-    (``inf`` where the rows' auxiliary columns are not the totals this method knows)."""
-    f = DualFunction(model)
+    (``inf`` where the rows' auxiliary columns are not the totals this method knows);
+    ``w_spend`` replaces the model's weight on spend (the ``value`` objective's bound)."""
+    f = DualFunction(model, w_spend)
     if not f.usable or not len(f.idx):
         return float("inf")
     stop = time.perf_counter() + seconds
