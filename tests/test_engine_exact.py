@@ -331,3 +331,31 @@ def test_money_parked_past_an_at_risk_cap_is_owned_up_to_by_the_certificate():
 def test_money_parked_past_an_at_risk_cap_reaches_the_optimum():
     plan = optimize(_parked_money())
     assert plan.summary["objective_value"] >= _parked_optimum() * (1 - 1e-4)
+
+
+def test_a_win_before_the_prospects_run_dry_is_worth_what_it_displaces():
+    """Prospects go in time order: with the pool exhausted in the second quarter, one more
+    customer won in the first displaces one of the second.  The plan's marginal ROI there is
+    the difference in their values times the curve's slope, not the whole value; cells of
+    the quarter that exhausts the pool, and later, are worth nothing more."""
+    from planner.core.curves import derivative
+    from planner.core.rows import Rows
+    from planner.engine.plan_assembly import assemble
+
+    sc = _prospects_pool()
+    ix = Index.build(sc)
+    spend = np.zeros(ix.K * ix.P)
+    p0 = (ix.kt_t == 0) & (ix.kt_ch == 1)
+    p1 = (ix.kt_t == 1) & (ix.kt_ch == 1)
+    spend[p0] = -100 * np.log(1 - 5 / 956)   # 5 of the 10 prospects
+    spend[p1] = -100 * np.log(1 - 11 / 956)  # wants 11, gets the other 5
+    rows = Rows()
+    rows.new(["Total budget"], "spend", "<=", 1000.0, 1000.0, "budget")
+    rows.terms(np.zeros(ix.K * ix.P, dtype=np.int64), np.arange(ix.K * ix.P), 1.0, 0.0)
+    plan = assemble(ix, rows.freeze(), spend, "optimal", row_dual=None, row_activity=None, gap_bound=0.0, info={})
+    by = plan.allocation.set_index("period")["marginal_roi"]
+    va0, va1 = float(ix.va[0, 0]), float(ix.va[0, 1])
+    slope = float(derivative(ix.curves, ix.kt_cell[p0], spend[p0])[0])
+    assert by["P0"] == pytest.approx((va0 - va1) * slope / float(ix.kt_discount[p0][0]), rel=1e-9)
+    assert by["P1"] == 0.0
+    assert plan.allocation["customers"].sum() == pytest.approx(10.0, rel=1e-12)

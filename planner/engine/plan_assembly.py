@@ -18,7 +18,7 @@ from planner.core.plan import CONSTRAINT_COLUMNS, PLAN_COLUMNS, Plan
 from planner.core.rows import Float, FrozenRows
 from planner.core.scenario_arrays import ACQ, RET, Index
 from planner.core.value import active_customers
-from planner.engine.real_customers import by_segment_period, true_customers
+from planner.engine.real_customers import by_segment_period, marginal_value, true_customers
 from planner.engine.round_off import clean_spend, snap_to_rows
 
 
@@ -47,8 +47,8 @@ def assemble(
     B = st.total_budget
     live = spend > 0  # every amount clean_spend keeps: the Plan adds up to the Summary
     with np.errstate(divide="ignore", invalid="ignore"):
-        mroi = np.where(scale < 1 - 1e-9, 0.0,
-                        ix.kt_value * ix.kt_sigma * derivative(ix.curves, ix.kt_cell, spend) / d)
+        worth = marginal_value(ix, scale)
+        mroi = np.where(worth == 0, 0.0, worth * ix.kt_sigma * derivative(ix.curves, ix.kt_cell, spend) / d)
         roi = np.where(spend > 0, value / spend, np.nan)
     alloc = pd.DataFrame({
         "period": np.array(ix.periods, dtype=object)[ix.kt_t],

@@ -52,6 +52,24 @@ def prospect_scale(won: Float, prospects: Float) -> Float:
         return np.where(won > kept, np.maximum(kept, 0.0) / won, 1.0)
 
 
+def marginal_value(ix: Index, scale: Float) -> Float:
+    """Value per extra customer of each cell-period at a plan whose caps scale customers by
+    ``scale``: nothing where a cap already scales them away; where a segment's prospects
+    run dry in a later period, an extra win now displaces one there, so it is worth the
+    difference (prospects go in time order)."""
+    value = ix.kt_value.copy()
+    acq = ix.kt_prog == ACQ
+    dry = np.full(ix.S, ix.P)  # the period each segment's prospects run out in
+    m = acq & (scale < 1 - 1e-9)
+    np.minimum.at(dry, ix.kt_seg[m], ix.kt_t[m])
+    seg = ix.kt_seg[acq]
+    ends = dry[seg] < ix.P
+    displaced = np.zeros(len(seg))
+    displaced[ends] = ix.va[seg[ends], dry[seg[ends]]]
+    value[acq] = value[acq] - displaced
+    return np.where(scale < 1 - 1e-9, 0.0, value)
+
+
 def by_segment_period(ix: Index, v: Float, mask: np.ndarray) -> Float:
     """``v`` summed per (segment, period) over the cell-periods ``mask``."""
     out = np.zeros(ix.S * ix.P)
