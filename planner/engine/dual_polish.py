@@ -116,8 +116,9 @@ def _line(f: DualFunction, z: Float, j: int) -> float:
     lo, hi, v0 = f.lo[j], f.hi[j], z[j]
     step = max(abs(v0), 1e-3)
     a, b = max(lo, v0 - step), min(hi, v0 + step)
+    fm = at(v0)
     for _ in range(30):  # widen until the ends rise above the middle (or hit the sign bound)
-        fa, fm, fb = at(a), at(v0), at(b)
+        fa, fb = at(a), at(b)
         grow_a = fa < fm and a > lo
         grow_b = fb < fm and b < hi
         if not (grow_a or grow_b):
@@ -139,5 +140,4 @@ def _line(f: DualFunction, z: Float, j: int) -> float:
             a, c, fc = c, d, fd
             d = a + g * (b - a)
             fd = at(d)
-    cand = [(at(v0), v0), (fc, c), (fd, d)]
-    return min(cand)[1]
+    return min([(fm, v0), (fc, c), (fd, d)])[1]
