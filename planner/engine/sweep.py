@@ -104,7 +104,7 @@ class SweepState:
 
 def windowable(ws: Workspace) -> bool:
     """Chord windows (a sequential LP) need concave curves and HiGHS or the greedy fill."""
-    return ws.solver in ("auto", "highs") and ws.concave and not ws.ordered.any()
+    return ws.solver in ("auto", "highs") and ws.concave and not ws.ordered.any() and not ws.highs_failed
 
 
 def resolve(ws: Workspace, state: SweepState, budget: float) -> Refined:
@@ -235,11 +235,17 @@ def rerun_kept(ws: Workspace, state: SweepState, budget: float) -> Refined:
     ws.set_budget(model, budget)
     if ws.solver == "auto" and greedy_exact(model):
         sol = solve(model, "greedy")
-    elif ws.solver != "cbc":
+    elif ws.solver != "cbc" and not ws.highs_failed:
         if state.session is None or state.session.lp is not model.lp:
             state.session = HighsSession(model.lp)
         state.session.set_row_bounds(0, model.lp.row_lower[0], budget)
         sol = solve(model.lp, "highs", ws.remaining(), session=state.session)
+        if sol.status in (Status.ERROR, Status.INFEASIBLE):
+            # a second opinion (HiGHS called a badly scaled kept model infeasible at a
+            # larger budget than a feasible one); CBC then answers the rest of the sweep
+            other = solve(model.lp, "cbc", ws.remaining())
+            if other.status != sol.status and other.status != Status.ERROR:
+                sol, ws.highs_failed = other, True
     else:
         sol = solve(model.lp, "cbc", ws.remaining())
     if sol.x is None:
