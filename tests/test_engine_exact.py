@@ -359,3 +359,28 @@ def test_a_win_before_the_prospects_run_dry_is_worth_what_it_displaces():
     assert by["P0"] == pytest.approx((va0 - va1) * slope / float(ix.kt_discount[p0][0]), rel=1e-9)
     assert by["P1"] == 0.0
     assert plan.allocation["customers"].sum() == pytest.approx(10.0, rel=1e-12)
+
+
+def test_a_share_of_a_tiny_plan_broken_within_the_solvers_scaled_tolerance_is_mended():
+    """Deep run 7: a plan of 0.003 of money came back from HiGHS with a 50 % share ceiling
+    broken by 2e-7 of money (6.6e-5 of the share), above HiGHS's nominal 1e-7 but within its
+    tolerance on the internally scaled LP.  The report mends it pro rata: shares hold.
+    (The same plan's ceiling of 1 new customer on a hill curve of shape 0.3 is broken by
+    0.15 on the real curve, warned; that is open in issue 18.)"""
+    sc = Scenario(
+        settings=Settings(total_budget=1000.0, periods_per_year=4, annual_discount_rate=0.0),
+        periods=[Period(period="P0")],
+        segments=[Segment(segment="S0", customers=0.0, margin_per_period=1.0, retention_rate=0.0),
+                  Segment(segment="S1", customers=0.0, margin_per_period=188.1659698344169, retention_rate=0.0)],
+        channels=[Channel(channel="C0", cost_per_contact=2.0720917558463667), Channel(channel="C1", cost_per_contact=0.05)],
+        curves=[Curve(segment="S1", channel="C0", program="acquisition", curve="saturation", a=10.0, b=100.0),
+                Curve(segment="S1", channel="C1", program="acquisition", curve="hill", a=100.0, b=4412.686972764184,
+                      shape=0.3)],
+        constraints=[ConstraintRow(name="k0", metric="share", sense="<=", value=0.5, channel="each"),
+                     ConstraintRow(name="k1", metric="new_customers", sense="<=", value=1.0, channel="each"),
+                     ConstraintRow(name="k2", metric="share", sense="<=", value=1.0)])
+    plan = optimize(sc)
+    c = plan.constraints
+    shares = c[c["metric"] == "share"]
+    assert (shares["slack"] >= -1e-9).all(), shares[["name", "actual", "slack"]]
+    assert plan.summary["total_spend"] > 0

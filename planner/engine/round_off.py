@@ -119,8 +119,10 @@ def _snap_pass(ix: Index, rows: FrozenRows, spend: Float, broken: np.ndarray) ->
     return out
 
 
-#: HiGHS's absolute primal feasibility tolerance: a row broken by no more is round-off
-FEASIBILITY_TOL = 1e-7
+#: a row broken by no more is the solver's round-off, mended pro rata: HiGHS's absolute
+#: primal feasibility tolerance is 1e-7, but on its internally scaled LP a 50 % share of
+#: 0.003 of money came back broken by 2e-7 (deep run 7)
+FEASIBILITY_TOL = 1e-6
 
 
 def _shrink_into(ix: Index, rows: FrozenRows, spend: Float, r: int, upper: float) -> Float:
