@@ -9,7 +9,7 @@ onto bands here, with no Python loop per coefficient.  The LP is always a minimi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -74,6 +74,12 @@ class Model:
     #: add up to at most 1), so its domain is its largest point, not the sum
     hull: bool = False
     band_cols: Int | None = None  # where the band columns are, when not first
+
+    def with_own_row_bounds(self) -> Model:
+        """This model on a copy of its LP's row bounds (a kept LP is re-solved at other
+        budgets while an earlier answer keeps its own)."""
+        lp = replace(self.lp, row_lower=self.lp.row_lower.copy(), row_upper=self.lp.row_upper.copy())
+        return replace(self, lp=lp)
 
     def band_x(self, x: Float) -> Float:
         """The band columns' values in ``x`` (in band order)."""

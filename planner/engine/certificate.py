@@ -54,18 +54,21 @@ def kept_caps(model: Model) -> Float:
     cap = model.cap_kt.copy()
     kt, row, a_spend, a_cust = rows.by_cell_period
     upper = model.lp.row_upper[:n]
-    mixed = np.zeros(n, dtype=bool)  # a customer term, a spend term ≤ 0, or an auxiliary
-    np.logical_or.at(mixed, row, (a_cust != 0) | (a_spend <= 0))
-    mixed[rows.aux_row] = True
+    def having(term: np.ndarray) -> np.ndarray:
+        """Rows with an auxiliary column or a (cell-period, row) entry where ``term`` holds."""
+        out = np.zeros(n, dtype=bool)
+        np.logical_or.at(out, row, term)
+        out[rows.aux_row] = True
+        return out
+
+    mixed = having((a_cust != 0) | (a_spend <= 0))  # a customer term or a spend term ≤ 0
     count = np.bincount(row, minlength=n)
     keep = ~mixed & np.isfinite(upper) & ((count == 1) | (upper <= 0))
     m = keep[row]
     np.minimum.at(cap, kt[m], np.maximum(upper[row[m]], 0.0) / a_spend[m])
     # a row of non-negative terms capped at 0 (``new customers ≤ 0``) forces every term to
     # 0: a cell-period whose customers it counts spends nothing where its curve rises from 0
-    signed = np.zeros(n, dtype=bool)
-    np.logical_or.at(signed, row, (a_cust < 0) | (a_spend < 0))
-    signed[rows.aux_row] = True
+    signed = having((a_cust < 0) | (a_spend < 0))
     zero = ~signed & (upper <= 0)
     curves = model.ix.curves
     rising = (curves.kind != POINTS) & ~(curves.a <= 0)
@@ -79,10 +82,7 @@ def kept_caps(model: Model) -> Float:
     # customers was certified only to 0.11 %, with the ceiling on two cells to 0.32 %)
     ix = model.ix
     user = np.asarray(rows.kind, dtype=object) == "user"
-    other = np.zeros(n, dtype=bool)  # a spend term, a customer term ≤ 0, or an auxiliary
-    np.logical_or.at(other, row, (a_spend != 0) | (a_cust <= 0))
-    other[rows.aux_row] = True
-    alone = user & ~other & np.isfinite(upper)
+    alone = user & ~having((a_spend != 0) | (a_cust <= 0)) & np.isfinite(upper)
     m = alone[row]
     m[m] = (ix.kt_prog[kt[m]] == ACQ) & ~np.isfinite(ix.prospects[ix.kt_seg[kt[m]]])
     if m.any():

@@ -58,8 +58,7 @@ LOWER, BASIC, UPPER = 0, 1, 2
 
 def applies(ws: Workspace) -> bool:
     """Column generation needs concave curves, HiGHS, and no row that fewer customers loosen."""
-    return (ws.solver in ("auto", "highs") and ws.concave and not ws.undercut.any() and not ws.ordered.any()
-            and not ws.highs_failed)
+    return ws.highs_ok and ws.concave and not ws.undercut.any() and not ws.ordered.any()
 
 
 @dataclass

@@ -70,12 +70,12 @@ class DualFunction:
         y[counted] = ix.kt_sigma[counted] * response(ix.curves, ix.kt_cell[counted], arg[counted])
         act = np.zeros(self.n)
         np.add.at(act, rows.e_row, rows.e_spend * arg[rows.e_kt] + rows.e_cust * y[rows.e_kt])
-        grad = np.where(np.isfinite(rhs), rhs, 0.0) - act
+        grad = rhs - act  # rhs is finite: a price is 0 where its side has no bound
         if model.n_aux:  # through the definition rows' prices
             o = self.other
             g_def = grad[self.def_of]
             np.add.at(grad, rows.aux_row[o], -g_def[rows.aux_col[o]] * rows.aux_coef[o])
-        value = float(val.sum() + (mu * np.where(mu != 0, rhs, 0.0)).sum())
+        value = float(val.sum() + mu @ rhs)
         if np.isfinite(value):
             self.best = min(self.best, value)
         return value, grad[self.idx]

@@ -10,7 +10,6 @@ the duals are the curves' slopes.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
@@ -130,8 +129,7 @@ def generate(ws: Workspace, master: Master, budget: float, gap: float = COLUMN_G
 def _done(model: Model, sol: Solution, rounds: int, solve_s: float) -> Refined:
     """The outcome at this budget, on a copy of the model's row bounds: the master's LP
     is re-solved at other budgets, and a frontier evaluates this plan later."""
-    lp = dataclasses.replace(model.lp, row_lower=model.lp.row_lower.copy(), row_upper=model.lp.row_upper.copy())
-    model = dataclasses.replace(model, lp=lp)
+    model = model.with_own_row_bounds()
     return Refined(model, sol, model.bands, rounds, solve_s)
 
 

@@ -27,7 +27,7 @@ from planner.engine.infeasibility import explain_infeasible
 from planner.engine.plan_assembly import assemble
 from planner.engine.refinement import ABS_GAP, ABS_GAP_BUDGET, GAP_TARGET
 from planner.engine.round_off import clean_spend_customers
-from planner.engine.workspace import Workspace, mip_certificate, true_objective
+from planner.engine.workspace import Workspace, mip_certificate, objective
 from planner.scenario.models import Scenario
 from planner.solvers import Solution, Status
 
@@ -47,17 +47,17 @@ def certified_gap(ws: Workspace, model: Model, sol: Solution, spend: Float) -> f
     """How far the plan of ``sol`` may be from the true optimum (objective units: value
     alone under the ``value`` objective, see :func:`certificate.value_gap`)."""
     if model.lp.is_mip or sol.row_dual is None:
-        true_obj = true_objective(model, spend)
+        real, cust = clean_spend_customers(spend, model.ix)
+        true_obj = objective(model, real, cust)
         gap = mip_certificate(ws, model, sol, true_obj)
     else:
         if model.lp.row_upper[0] <= 0 and ws.budget_covers_all:
             return 0.0  # no budget: spending nothing is the only plan
         b = ws.certify(model, sol, spend)
-        true_obj = b.true_obj
+        real, cust, true_obj = b.spend, b.cust, b.true_obj
         gap = min(max(0.0, b.upper - b.true_obj), certify.formula_bound(model) + _abs_tol(model))
     value = ws.scenario.settings.objective == "value"
     if value:  # the gap the planner reads is on value alone
-        real, cust = clean_spend_customers(spend, model.ix)
         true_obj = float(model.w_cust @ cust)
         gap = certify.value_gap(model, sol.row_dual, real, cust, gap)
     budget = float(model.lp.row_upper[0])

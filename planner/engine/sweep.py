@@ -13,7 +13,6 @@ explicit :class:`SweepState`.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +103,7 @@ class SweepState:
 
 def windowable(ws: Workspace) -> bool:
     """Chord windows (a sequential LP) need concave curves and HiGHS or the greedy fill."""
-    return ws.solver in ("auto", "highs") and ws.concave and not ws.ordered.any() and not ws.highs_failed
+    return ws.highs_ok and ws.concave and not ws.ordered.any()
 
 
 def resolve(ws: Workspace, state: SweepState, budget: float) -> Refined:
@@ -131,10 +130,7 @@ def _slack_answer(ws: Workspace, state: SweepState, budget: float) -> Refined | 
     spent = float(out.model.spend(sol.x).sum())
     if not (spent < last * (1 - 1e-9) and budget >= spent * (1 + 1e-9) + 1e-9):
         return None
-    # the model on its own row bounds: the last budget's answer keeps its own
-    lp = dataclasses.replace(out.model.lp, row_lower=out.model.lp.row_lower.copy(),
-                             row_upper=out.model.lp.row_upper.copy())
-    model = dataclasses.replace(out.model, lp=lp)
+    model = out.model.with_own_row_bounds()  # the last budget's answer keeps its budget
     ws.set_budget(model, budget)
     return Refined(model, sol, out.bands, 0, 0.0)
 
@@ -235,17 +231,13 @@ def rerun_kept(ws: Workspace, state: SweepState, budget: float) -> Refined:
     ws.set_budget(model, budget)
     if ws.solver == "auto" and greedy_exact(model):
         sol = solve(model, "greedy")
-    elif ws.solver != "cbc" and not ws.highs_failed:
+    elif ws.highs_ok:
         if state.session is None or state.session.lp is not model.lp:
             state.session = HighsSession(model.lp)
         state.session.set_row_bounds(0, model.lp.row_lower[0], budget)
-        sol = solve(model.lp, "highs", ws.remaining(), session=state.session)
-        if sol.status in (Status.ERROR, Status.INFEASIBLE):
-            # a second opinion (HiGHS called a badly scaled kept model infeasible at a
-            # larger budget than a feasible one); CBC then answers the rest of the sweep
-            other = solve(model.lp, "cbc", ws.remaining())
-            if other.status != sol.status and other.status != Status.ERROR:
-                sol, ws.highs_failed = other, True
+        # "infeasible" is doubted too: HiGHS called a badly scaled kept model infeasible at
+        # a larger budget than a feasible one
+        sol = ws.solve_highs(model.lp, state.session, doubt=(Status.ERROR, Status.INFEASIBLE))
     else:
         sol = solve(model.lp, "cbc", ws.remaining())
     if sol.x is None:

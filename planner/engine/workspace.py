@@ -17,7 +17,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.core.chords import Bands, chord_bands
-from planner.core.linear_program import Model, build_model, build_rows, out_of_order, undercut_cells
+from planner.core.linear_program import (
+    LinearProgram,
+    Model,
+    build_model,
+    build_rows,
+    out_of_order,
+    undercut_cells,
+)
 from planner.core.rows import Float, FrozenRows
 from planner.core.scenario_arrays import Index
 from planner.engine import certificate as certify
@@ -141,17 +148,31 @@ class Workspace:
         (``auto``), HiGHS, or CBC; CBC answers when HiGHS fails."""
         if self.solver == "auto" and greedy_exact(model):
             return solve(model, "greedy")
-        if self.solver == "cbc" or self.highs_failed:
+        if not self.highs_ok:
             return solve(model.lp, "cbc", self.remaining())
         self.session = session if session is not None else HighsSession(model.lp)
-        sol = solve(model.lp, "highs", self.remaining(), session=self.session)
-        if sol.status == Status.ERROR:  # a second opinion beats an error (run_info names the solver)
-            sol = solve(model.lp, "cbc", self.remaining())
-            # and answers the rest of this scenario's solves: HiGHS, wrong on every round of a
-            # refinement of a badly scaled scenario (margins of 3.5e6, a budget of 6.6e9 to
-            # spend in full), then spent 27 s of a 30 s limit on a 16-row LP
-            self.highs_failed = sol.status != Status.ERROR
-        return sol
+        return self.solve_highs(model.lp, self.session)
+
+    @property
+    def highs_ok(self) -> bool:
+        """HiGHS is the solver asked for (``auto`` or ``highs``) and has not failed here."""
+        return self.solver in ("auto", "highs") and not self.highs_failed
+
+    def solve_highs(self, lp: LinearProgram, session: HighsSession,
+                    doubt: tuple[Status, ...] = (Status.ERROR,)) -> Solution:
+        """HiGHS on ``lp`` in ``session``; an outcome in ``doubt`` gets CBC's second opinion
+        (run_info names the solver).  Where CBC answers otherwise, it answers the rest of
+        this scenario's solves too: HiGHS, wrong on every round of a refinement of a badly
+        scaled scenario (margins of 3.5e6, a budget of 6.6e9 to spend in full), then spent
+        27 s of a 30 s limit on a 16-row LP."""
+        sol = solve(lp, "highs", self.remaining(), session=session)
+        if sol.status not in doubt:
+            return sol
+        other = solve(lp, "cbc", self.remaining())
+        if other.status not in (Status.ERROR, sol.status):
+            self.highs_failed = True
+            return other
+        return other if sol.status == Status.ERROR else sol  # an error either way: CBC's
 
     def solve_ordered(self, bands: Bands, budget: float) -> tuple[Model, Solution]:
         """Build and solve on ``bands``; cells an upper customer limit fills out of order

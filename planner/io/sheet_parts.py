@@ -19,7 +19,7 @@ from openpyxl.drawing.line import LineProperties
 from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, OneCellAnchor
 from openpyxl.drawing.xdr import XDRPositiveSize2D
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.units import cm_to_EMU
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
@@ -105,7 +105,7 @@ def add_table(ws: Worksheet, wanted: str, ref: str) -> str:
     name = table_name(ws, wanted)
     style = TableStyleInfo(name="TableStyleLight1", showRowStripes=True, showColumnStripes=False)
     table = Table(displayName=name, ref=ref, tableStyleInfo=style)
-    (c0, r0), (c1, _) = (coordinate_to_tuple(part)[::-1] for part in ref.split(":"))
+    c0, r0, c1, _ = range_boundaries(ref)
     table.tableColumns = [TableColumn(id=i + 1, name=str(ws.cell(row=r0, column=c).value))
                           for i, c in enumerate(range(c0, c1 + 1))]
     ws.add_table(table)
